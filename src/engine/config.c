@@ -1,0 +1,249 @@
+/* config.c - mqttids.yaml loading with libyaml; every key has a default. */
+#include "engine/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	if (!s)
+		return -1;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	while (isspace((unsigned char)*end))
+		end++;
+	uint64_t mul = 1;
+	if (*end) {
+		if (!strcasecmp(end, "b"))
+			mul = 1;
+		else if (!strcasecmp(end, "kb") || !strcasecmp(end, "k") || !strcasecmp(end, "kib"))
+			mul = 1024;
+		else if (!strcasecmp(end, "mb") || !strcasecmp(end, "m") || !strcasecmp(end, "mib"))
+			mul = 1024 * 1024;
+		else if (!strcasecmp(end, "gb") || !strcasecmp(end, "g") || !strcasecmp(end, "gib"))
+			mul = 1024ull * 1024 * 1024;
+		else
+			return -1;
+	}
+	if (v > UINT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	if (!strcasecmp(s, "yes") || !strcasecmp(s, "true") || !strcmp(s, "1") ||
+	    !strcasecmp(s, "on")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcasecmp(s, "no") || !strcasecmp(s, "false") || !strcmp(s, "0") ||
+	    !strcasecmp(s, "off")) {
+		*out = false;
+		return 0;
+	}
+	return -1;
+}
+
+enum kind { K_U32, K_SIZE32, K_SIZE, K_BOOL, K_LIMIT };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+};
+
+#define O(f) offsetof(struct engine_cfg, f)
+static const struct key keys[] = {
+	{ "mqtt.max-msg-length", K_SIZE32, O(mqtt.max_msg_len) },
+	{ "mqtt.string-log-limit", K_LIMIT, O(mqtt.string_log_limit) },
+	{ "mqtt.passwords", K_BOOL, O(mqtt.log_passwords) },
+	{ "mqtt.max-tx", K_U32, O(mqtt.max_tx) },
+	{ "mqtt.max-pending-total", K_U32, O(mqtt.max_pending_total) },
+	{ "mqtt.tx-memcap", K_SIZE, O(mqtt.tx_memcap) },
+	{ "mqtt.max-properties", K_U32, O(mqtt.max_props) },
+	{ "mqtt.max-topics", K_U32, O(mqtt.max_topics) },
+	{ "mqtt.session-string-limit", K_SIZE32, O(mqtt.session_str_max) },
+	{ "mqtt.resync-limit", K_SIZE32, O(mqtt.resync_max) },
+	{ "mqtt.probe-other-ports", K_BOOL, O(probe_other_ports) },
+	{ "flow.max-flows", K_U32, O(flow.max_flows) },
+	{ "flow.idle-timeout", K_U32, O(flow.idle_timeout_s) },
+	{ "flow.closed-timeout", K_U32, O(flow.closed_timeout_s) },
+	{ "stream.midstream", K_BOOL, O(reasm.midstream) },
+	{ "stream.memcap", K_SIZE, O(reasm.memcap) },
+	{ "stream.max-ooo-bytes", K_SIZE32, O(reasm.max_ooo_bytes) },
+	{ "stream.max-ooo-segments", K_U32, O(reasm.max_ooo_segs) },
+	{ "stream.gap-ack-timeout-ms", K_U32, O(reasm.gap_ack_timeout_ms) },
+	{ "defrag.max-trackers", K_U32, O(defrag.max_trackers) },
+	{ "defrag.timeout", K_U32, O(defrag.timeout_s) },
+};
+
+static int set_port(struct engine_cfg *c, const char *val, const char **why)
+{
+	char *end;
+	long v = strtol(val, &end, 10);
+	if (*val == 0 || *end || v < 1 || v > 65535) {
+		*why = "a TCP port (1-65535)";
+		return -2;
+	}
+	for (uint32_t i = 0; i < c->n_ports; i++)
+		if (c->ports[i] == v)
+			return 0;
+	if (c->n_ports >= ENGINE_MAX_PORTS) {
+		*why = "at most 32 ports";
+		return -2;
+	}
+	c->ports[c->n_ports++] = (uint16_t)v;
+	return 0;
+}
+
+int config_set(struct engine_cfg *c, const char *key, const char *val,
+	       const char **why)
+{
+	*why = NULL;
+	if (!strcmp(key, "mqtt.ports"))
+		return set_port(c, val, why);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(keys[i].name, key))
+			continue;
+		void *dst = (char *)c + keys[i].off;
+		uint64_t v;
+		bool b;
+		switch (keys[i].kind) {
+		case K_BOOL:
+			if (parse_bool(val, &b)) {
+				*why = "yes or no";
+				return -2;
+			}
+			*(bool *)dst = b;
+			return 0;
+		case K_U32:
+		case K_SIZE32:
+			if ((keys[i].kind == K_U32 ? config_parse_size(val, &v)
+						   : config_parse_size(val, &v)) ||
+			    v > UINT32_MAX) {
+				*why = keys[i].kind == K_U32 ? "a number"
+							     : "a size such as 512kb (at most 4gb)";
+				return -2;
+			}
+			*(uint32_t *)dst = (uint32_t)v;
+			return 0;
+		case K_SIZE:
+		case K_LIMIT:
+			if (config_parse_size(val, &v) || v > SIZE_MAX) {
+				*why = "a size such as 64mb";
+				return -2;
+			}
+			if (keys[i].kind == K_LIMIT && v == 0)
+				v = SIZE_MAX; /* 0: unlimited */
+			*(size_t *)dst = (size_t)v;
+			return 0;
+		}
+	}
+	*why = "a known key (see etc/mqttids.yaml)";
+	return -1;
+}
+
+/* Walks a mapping node, building dotted keys into path. */
+static void walk(yaml_document_t *doc, yaml_node_t *node, char *path,
+		 size_t plen, const char *file, struct engine_cfg *c)
+{
+	if (node->type == YAML_MAPPING_NODE) {
+		for (yaml_node_pair_t *pr = node->data.mapping.pairs.start;
+		     pr < node->data.mapping.pairs.top; pr++) {
+			yaml_node_t *k = yaml_document_get_node(doc, pr->key);
+			yaml_node_t *v = yaml_document_get_node(doc, pr->value);
+			if (!k || !v || k->type != YAML_SCALAR_NODE)
+				continue;
+			size_t klen = k->data.scalar.length;
+			if (plen + klen + 2 > 256)
+				continue;
+			size_t np = plen;
+			if (plen)
+				path[np++] = '.';
+			memcpy(path + np, k->data.scalar.value, klen);
+			path[np + klen] = 0;
+			walk(doc, v, path, np + klen, file, c);
+			path[plen] = 0;
+		}
+		return;
+	}
+	if (node->type == YAML_SEQUENCE_NODE) {
+		for (yaml_node_item_t *it = node->data.sequence.items.start;
+		     it < node->data.sequence.items.top; it++) {
+			yaml_node_t *v = yaml_document_get_node(doc, *it);
+			if (v)
+				walk(doc, v, path, plen, file, c);
+		}
+		return;
+	}
+	if (node->type != YAML_SCALAR_NODE)
+		return;
+	const char *why;
+	const char *val = (const char *)node->data.scalar.value;
+	int r = config_set(c, path, val, &why);
+	if (r == -1)
+		fprintf(stderr, "%s:%zu:%zu: unknown key '%s' ignored; expected %s\n",
+			file, node->start_mark.line + 1, node->start_mark.column + 1,
+			path, why);
+	else if (r < 0)
+		fprintf(stderr, "%s:%zu:%zu: bad value '%s' for %s ignored; expected %s\n",
+			file, node->start_mark.line + 1, node->start_mark.column + 1,
+			val, path, why);
+}
+
+int config_load(const char *path, struct engine_cfg *c, char *err,
+		size_t errsz)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	int rc = -1;
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errsz, "%s: cannot start YAML parser", path);
+		fclose(fp);
+		return -1;
+	}
+	yaml_parser_set_input_file(&parser, fp);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errsz, "%s:%zu:%zu: %s", path,
+			 parser.problem_mark.line + 1,
+			 parser.problem_mark.column + 1,
+			 parser.problem ? parser.problem : "invalid YAML");
+		goto out;
+	}
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	if (root) {
+		/* A configured port list replaces the default 1883. */
+		char path_buf[256] = "";
+		c->n_ports = 0;
+		walk(&doc, root, path_buf, 0, path, c);
+		if (c->n_ports == 0) {
+			c->ports[0] = 1883;
+			c->n_ports = 1;
+		}
+	}
+	yaml_document_delete(&doc);
+	rc = 0;
+out:
+	yaml_parser_delete(&parser);
+	fclose(fp);
+	return rc;
+}

@@ -1,0 +1,457 @@
+/*
+ * engine.c - one packet at a time through decode, the flow table, TCP
+ * reassembly and the MQTT stream parser, with EVE JSON lines as output.
+ * Single-threaded; all state lives in struct engine so a multi-worker mode
+ * can give each worker its own.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "engine/engine.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/pkt_decode.h"
+#include "util/jw.h"
+#include "util/timefmt.h"
+
+struct engine {
+	struct engine_cfg cfg;
+	FILE *out;
+	struct flow_table *ft;
+	struct ip_defrag *df;
+	struct reasm_ctx rc;
+	struct mqtt_ctx mc;
+	struct timefmt tf;
+	struct jw line;
+	uint64_t pcap_cnt;
+	uint64_t now_us;
+	uint64_t next_expire_us;
+	/* current context for callbacks */
+	struct flow *cur_flow;
+	uint64_t cur_ts;
+	uint64_t cur_cnt;
+	struct {
+		uint64_t packets;
+		uint64_t bytes;
+		uint64_t tcp;
+		uint64_t other;
+		uint64_t invalid;
+		uint64_t frag_held;
+		uint64_t not_mqtt_flows;
+		uint64_t records;
+	} st;
+};
+
+void engine_cfg_default(struct engine_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	mqtt_cfg_default(&c->mqtt);
+	c->flow.max_flows = 65536;
+	c->flow.idle_timeout_s = 600;
+	c->flow.closed_timeout_s = 10;
+	c->reasm.midstream = true;
+	c->reasm.max_ooo_bytes = 1024 * 1024;
+	c->reasm.max_ooo_segs = 1024;
+	c->reasm.memcap = 64u * 1024 * 1024;
+	c->reasm.gap_ack_timeout_ms = 1000;
+	c->defrag.max_trackers = 64;
+	c->defrag.timeout_s = 30;
+	c->ports[0] = 1883;
+	c->n_ports = 1;
+	c->probe_other_ports = true;
+}
+
+/* ---- EVE record framing ---- */
+
+static void eve_addr(struct jw *w, const char *key, uint8_t family,
+		     const uint8_t *a)
+{
+	char buf[INET6_ADDRSTRLEN];
+	if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, a, buf, sizeof(buf)))
+		buf[0] = 0;
+	jw_cstr(w, key, buf);
+}
+
+/* Opens a record: timestamp, ids, event type and the flow tuple. */
+static void eve_begin(struct engine *e, const char *event_type,
+		      const struct flow *f, bool toclient, uint64_t ts,
+		      uint64_t cnt)
+{
+	char tbuf[48];
+	struct jw *w = &e->line;
+	jw_reset(w);
+	jw_open_obj(w, NULL);
+	size_t tn = timefmt_format(&e->tf, ts, tbuf, sizeof(tbuf));
+	jw_str(w, "timestamp", (const uint8_t *)tbuf, tn);
+	if (f)
+		jw_uint(w, "flow_id", f->id);
+	if (cnt)
+		jw_uint(w, "pcap_cnt", cnt);
+	jw_cstr(w, "event_type", event_type);
+	if (!f)
+		return;
+	if (f->vlan_n) {
+		jw_open_arr(w, "vlan");
+		for (uint8_t i = 0; i < f->vlan_n; i++)
+			jw_uint(w, NULL, f->vlan[i]);
+		jw_close_arr(w);
+	}
+	eve_addr(w, "src_ip", f->family, toclient ? f->srv : f->cli);
+	jw_uint(w, "src_port", toclient ? f->sport : f->cport);
+	eve_addr(w, "dest_ip", f->family, toclient ? f->cli : f->srv);
+	jw_uint(w, "dest_port", toclient ? f->cport : f->sport);
+	jw_cstr(w, "proto", "TCP");
+}
+
+static void eve_end(struct engine *e)
+{
+	struct jw *w = &e->line;
+	jw_close_obj(w);
+	jw_append(w, "\n", 1);
+	if (!w->oom)
+		fwrite(w->buf, 1, w->len, e->out);
+	e->st.records++;
+}
+
+static void eve_session(struct jw *w, const struct mqtt_state *st)
+{
+	if (st && st->session.len)
+		jw_raw(w, "mqtt_session", st->session.buf, st->session.len);
+}
+
+/* ---- MQTT sink ---- */
+
+static void sink_tx(void *ud, const struct mqtt_state *st, bool toclient,
+		    const char *frag, size_t frag_len)
+{
+	struct engine *e = ud;
+	eve_begin(e, "mqtt", e->cur_flow, toclient, e->cur_ts, e->cur_cnt);
+	jw_cstr(&e->line, "app_proto", "mqtt");
+	jw_open_obj(&e->line, "mqtt");
+	jw_append(&e->line, frag, frag_len);
+	jw_close_obj(&e->line);
+	eve_session(&e->line, st);
+	eve_end(e);
+}
+
+static void sink_anomaly(void *ud, const struct mqtt_state *st, bool toclient,
+			 const char *layer, const char *event,
+			 const char *detail)
+{
+	struct engine *e = ud;
+	bool stream = strcmp(layer, "stream") == 0;
+	eve_begin(e, "anomaly", e->cur_flow, toclient, e->cur_ts, e->cur_cnt);
+	jw_cstr(&e->line, "app_proto", "mqtt");
+	jw_open_obj(&e->line, "anomaly");
+	jw_cstr(&e->line, "app_proto", "mqtt");
+	jw_cstr(&e->line, "type", stream ? "stream" : "applayer");
+	jw_cstr(&e->line, "event", event);
+	jw_cstr(&e->line, "layer", stream ? "stream" : layer);
+	if (detail)
+		jw_cstr(&e->line, "detail", detail);
+	jw_close_obj(&e->line);
+	eve_session(&e->line, st);
+	eve_end(e);
+}
+
+static void decode_anomaly(struct engine *e, const char *event)
+{
+	eve_begin(e, "anomaly", NULL, false, e->cur_ts, e->cur_cnt);
+	jw_open_obj(&e->line, "anomaly");
+	jw_cstr(&e->line, "type", "decode");
+	jw_cstr(&e->line, "event", event);
+	jw_close_obj(&e->line);
+	eve_end(e);
+}
+
+static struct mqtt_sink engine_sink(struct engine *e)
+{
+	struct mqtt_sink s = { sink_tx, sink_anomaly, NULL, e };
+	return s;
+}
+
+/* ---- reassembly consumer ---- */
+
+static bool flow_mqtt_start(struct engine *e, struct flow *f)
+{
+	f->mqtt = mqtt_state_new(&e->mc);
+	if (!f->mqtt)
+		return false;
+	for (int i = 0; i < 2; i++)
+		if (!f->d[i].syn)
+			mqtt_stream_midstream(f->mqtt, i == 1);
+	return true;
+}
+
+static void on_data(void *ud, struct flow *f, int dir, const uint8_t *p,
+		    size_t n)
+{
+	struct engine *e = ud;
+	if (f->app != FLOW_APP_MQTT)
+		return;
+	if (!f->mqtt && !flow_mqtt_start(e, f))
+		return;
+	struct mqtt_sink s = engine_sink(e);
+	mqtt_stream_feed(&e->mc, f->mqtt, dir == 1, p, n, &s);
+}
+
+static void on_gap(void *ud, struct flow *f, int dir, uint64_t len)
+{
+	struct engine *e = ud;
+	if (f->app != FLOW_APP_MQTT || !f->mqtt)
+		return;
+	struct mqtt_sink s = engine_sink(e);
+	mqtt_stream_gap(&e->mc, f->mqtt, dir == 1, len, &s);
+}
+
+static struct reasm_out engine_reasm_out(struct engine *e)
+{
+	struct reasm_out o = { on_data, on_gap, e };
+	return o;
+}
+
+/* Called by the flow table for each flow it ends. */
+static void on_flow_end(void *ud, struct flow *f, int why)
+{
+	struct engine *e = ud;
+	struct flow *saved = e->cur_flow;
+	uint64_t ts = e->cur_ts, cnt = e->cur_cnt;
+	e->cur_flow = f;
+	e->cur_ts = f->last_us;
+	e->cur_cnt = f->last_pcap_cnt;
+	if (f->app == FLOW_APP_MQTT) {
+		struct reasm_out o = engine_reasm_out(e);
+		tcp_reasm_flush(&e->rc, f, &o);
+	}
+	tcp_reasm_release(&e->rc, f);
+	if (f->mqtt) {
+		struct mqtt_sink s = engine_sink(e);
+		bool closed = why == FLOW_END_CLOSED || f->rst ||
+			      (f->d[0].fin && f->d[1].fin);
+		mqtt_state_free(&e->mc, f->mqtt, &s, closed);
+		f->mqtt = NULL;
+	}
+	e->cur_flow = saved == f ? NULL : saved;
+	e->cur_ts = ts;
+	e->cur_cnt = cnt;
+}
+
+struct engine *engine_new(const struct engine_cfg *cfg, FILE *out)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->cfg = *cfg;
+	e->out = out;
+	jw_init(&e->line);
+	timefmt_init(&e->tf);
+	tcp_reasm_init(&e->rc, &cfg->reasm);
+	e->ft = flow_table_new(&cfg->flow);
+	e->df = ip_defrag_new(&cfg->defrag);
+	if (!e->ft || !e->df || mqtt_ctx_init(&e->mc, &cfg->mqtt) != 0) {
+		engine_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	if (e->ft)
+		flow_table_flush(e->ft, on_flow_end, e);
+	flow_table_free(e->ft);
+	ip_defrag_free(e->df);
+	mqtt_ctx_deinit(&e->mc);
+	jw_deinit(&e->line);
+	free(e);
+}
+
+uint64_t engine_packets(const struct engine *e)
+{
+	return e->st.packets;
+}
+
+static void engine_expire(struct engine *e)
+{
+	if (e->now_us < e->next_expire_us)
+		return;
+	e->next_expire_us = e->now_us + 1000000u; /* once a second */
+	flow_table_expire(e->ft, e->now_us, on_flow_end, e);
+}
+
+void engine_tick(struct engine *e, uint64_t now_us)
+{
+	if (now_us > e->now_us)
+		e->now_us = now_us;
+	e->cur_flow = NULL;
+	engine_expire(e);
+}
+
+void engine_packet(struct engine *e, int dlt, uint64_t ts_us,
+		   const uint8_t *data, uint32_t caplen)
+{
+	struct pkt pkt;
+	const char *event;
+	e->st.packets++;
+	e->st.bytes += caplen;
+	e->pcap_cnt++;
+	pkt.ts_us = ts_us;
+	pkt.pcap_cnt = e->pcap_cnt;
+	e->cur_ts = ts_us;
+	e->cur_cnt = e->pcap_cnt;
+	e->cur_flow = NULL;
+	if (ts_us > e->now_us)
+		e->now_us = ts_us;
+	enum pkt_result r = pkt_decode(dlt, data, caplen, e->df, &pkt, &event);
+	if (r != PKT_TCP) {
+		if (r == PKT_INVALID) {
+			e->st.invalid++;
+			decode_anomaly(e, event);
+		} else if (r == PKT_HELD) {
+			e->st.frag_held++;
+		} else {
+			e->st.other++;
+		}
+		engine_expire(e);
+		return;
+	}
+	e->st.tcp++;
+	int dir;
+	bool created;
+	struct flow *f = flow_table_get(e->ft, &pkt, e->cfg.ports,
+					e->cfg.n_ports, &dir, &created,
+					on_flow_end, e);
+	if (!f)
+		return;
+	/* A new SYN on a finished connection: the port pair is reused. */
+	if (!created && (pkt.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+	    (f->rst || (f->d[0].fin && f->d[1].fin))) {
+		flow_table_end(e->ft, f, FLOW_END_CLOSED, on_flow_end, e);
+		f = flow_table_get(e->ft, &pkt, e->cfg.ports, e->cfg.n_ports,
+				   &dir, &created, on_flow_end, e);
+		if (!f)
+			return;
+	}
+	e->cur_flow = f;
+	f->last_us = ts_us > f->last_us ? ts_us : f->last_us;
+	f->last_pcap_cnt = e->pcap_cnt;
+	f->pkts[dir]++;
+	f->bytes[dir] += pkt.payload_wire_len;
+	if (f->app == FLOW_APP_UNKNOWN && pkt.payload_len > 0) {
+		/*
+		 * Not a configured port: probe the first payload for a
+		 * CONNECT, as Suricata's probing parser looks at the first
+		 * bytes. The sender of the CONNECT is the client.
+		 */
+		int pr = e->cfg.probe_other_ports
+				 ? mqtt_probe_connect(pkt.payload, pkt.payload_len)
+				 : -1;
+		if (pr > 0) {
+			f->app = FLOW_APP_MQTT;
+			if (dir == 1) {
+				flow_swap(f);
+				dir = 0;
+			}
+		} else {
+			f->app = FLOW_APP_OTHER;
+			e->st.not_mqtt_flows++;
+			tcp_reasm_release(&e->rc, f);
+		}
+	}
+	if (f->app != FLOW_APP_OTHER) {
+		struct reasm_out o = engine_reasm_out(e);
+		tcp_reasm_packet(&e->rc, f, dir, &pkt, &o);
+	}
+	bool closed = f->rst || (f->d[0].fin && f->d[1].fin);
+	flow_table_touch(e->ft, f, closed);
+	e->cur_flow = NULL;
+	engine_expire(e);
+}
+
+void engine_finish(struct engine *e)
+{
+	e->cur_flow = NULL;
+	flow_table_flush(e->ft, on_flow_end, e);
+	fflush(e->out);
+}
+
+void engine_print_stats(struct engine *e, FILE *fp)
+{
+	const struct flow_stats *fs = flow_table_stats(e->ft);
+	const struct ip_defrag_stats *ds = ip_defrag_stats(e->df);
+	fprintf(fp,
+		"mqttids: %llu packets (%llu TCP, %llu invalid), %llu flows "
+		"(%llu not MQTT, %llu evicted), %llu MQTT messages, "
+		"%llu records, %llu gaps, %llu fragments reassembled\n",
+		(unsigned long long)e->st.packets, (unsigned long long)e->st.tcp,
+		(unsigned long long)e->st.invalid,
+		(unsigned long long)fs->created,
+		(unsigned long long)e->st.not_mqtt_flows,
+		(unsigned long long)fs->evicted_lru,
+		(unsigned long long)e->mc.stats.messages,
+		(unsigned long long)e->st.records,
+		(unsigned long long)e->rc.st.gaps,
+		(unsigned long long)ds->reassembled);
+}
+
+void engine_write_eve_stats(struct engine *e)
+{
+	const struct flow_stats *fs = flow_table_stats(e->ft);
+	const struct ip_defrag_stats *ds = ip_defrag_stats(e->df);
+	struct jw *w = &e->line;
+	eve_begin(e, "stats", NULL, false, e->now_us, 0);
+	jw_open_obj(w, "stats");
+	jw_open_obj(w, "decoder");
+	jw_uint(w, "pkts", e->st.packets);
+	jw_uint(w, "bytes", e->st.bytes);
+	jw_uint(w, "tcp", e->st.tcp);
+	jw_uint(w, "other", e->st.other);
+	jw_uint(w, "invalid", e->st.invalid);
+	jw_close_obj(w);
+	jw_open_obj(w, "defrag");
+	jw_uint(w, "fragments", ds->fragments);
+	jw_uint(w, "reassembled", ds->reassembled);
+	jw_uint(w, "timeouts", ds->timeouts);
+	jw_uint(w, "evicted", ds->evicted);
+	jw_uint(w, "invalid", ds->invalid);
+	jw_close_obj(w);
+	jw_open_obj(w, "flow");
+	jw_uint(w, "created", fs->created);
+	jw_uint(w, "active", fs->active);
+	jw_uint(w, "peak", fs->peak);
+	jw_uint(w, "timed_out", fs->timed_out);
+	jw_uint(w, "closed", fs->closed);
+	jw_uint(w, "evicted_lru", fs->evicted_lru);
+	jw_uint(w, "ended_at_exit", fs->ended_at_exit);
+	jw_uint(w, "not_mqtt", e->st.not_mqtt_flows);
+	jw_close_obj(w);
+	jw_open_obj(w, "tcp");
+	jw_uint(w, "segments", e->rc.st.segments);
+	jw_uint(w, "in_order", e->rc.st.in_order);
+	jw_uint(w, "retransmissions", e->rc.st.retransmissions);
+	jw_uint(w, "overlaps", e->rc.st.overlaps);
+	jw_uint(w, "ooo_queued", e->rc.st.ooo_queued);
+	jw_uint(w, "gaps", e->rc.st.gaps);
+	jw_uint(w, "gap_bytes", e->rc.st.gap_bytes);
+	jw_uint(w, "memcap_drops", e->rc.st.memcap_drops);
+	jw_uint(w, "midstream", e->rc.st.midstream);
+	jw_uint(w, "midstream_ignored", e->rc.st.midstream_ignored);
+	jw_uint(w, "reassembly_memuse_peak", e->rc.mem_peak);
+	jw_close_obj(w);
+	jw_open_obj(w, "mqtt");
+	jw_uint(w, "messages", e->mc.stats.messages);
+	jw_uint(w, "transactions", e->mc.stats.transactions);
+	jw_uint(w, "truncated", e->mc.stats.truncated);
+	jw_uint(w, "malformed", e->mc.stats.malformed);
+	jw_uint(w, "anomalies", e->mc.stats.anomalies);
+	jw_uint(w, "gaps", e->mc.stats.gaps);
+	jw_uint(w, "resyncs", e->mc.stats.resyncs);
+	jw_uint(w, "giveups", e->mc.stats.giveups);
+	jw_uint(w, "tx_logged_early", e->mc.stats.tx_dropped);
+	jw_close_obj(w);
+	jw_close_obj(w);
+	eve_end(e);
+}

@@ -1,0 +1,726 @@
+/*
+ * mqtt_session.c - MQTT stream framing, per-session state and transaction
+ * grouping (connect+connack, publish+acks, (un)subscribe+ack), following
+ * Suricata's grouping but matching acks by direction, as MQTT 5.0 §2.2.1
+ * gives each side its own packet identifier space.
+ */
+#include "mqtt/mqtt_session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqtt/mqtt_eve.h"
+
+#define CONNECT_PKT_ID 0x10000u /* outside the 16-bit packet id space */
+#define KEEP_BUF_MAX (64u * 1024u)
+
+/* A transaction waiting for its acknowledgement(s). */
+struct mqtt_pending {
+	struct mqtt_pending *next;
+	struct jw frag;
+	uint32_t pkt_id;
+	uint8_t kind;   /* initiating type */
+	uint8_t qos;
+	uint8_t stage;  /* QoS 2: 0 sent, 1 PUBREC seen, 2 PUBREL seen */
+	bool toclient;  /* direction of the initiating message */
+};
+
+void mqtt_cfg_default(struct mqtt_cfg *c)
+{
+	c->max_msg_len = 1024 * 1024;
+	c->string_log_limit = SIZE_MAX;
+	c->log_passwords = false;
+	c->max_tx = 64;
+	c->max_pending_total = 65536;
+	c->tx_memcap = 32u * 1024 * 1024;
+	c->max_props = 256;
+	c->max_topics = 1024;
+	c->session_str_max = 256;
+	c->resync_max = 64 * 1024;
+}
+
+int mqtt_ctx_init(struct mqtt_ctx *c, const struct mqtt_cfg *cfg)
+{
+	memset(c, 0, sizeof(*c));
+	c->cfg = *cfg;
+	jw_init(&c->scratch);
+	return mqtt_parser_init(&c->parser, cfg->max_props, cfg->max_topics);
+}
+
+void mqtt_ctx_deinit(struct mqtt_ctx *c)
+{
+	struct mqtt_pending *p = c->free_list;
+	while (p) {
+		struct mqtt_pending *n = p->next;
+		jw_deinit(&p->frag);
+		free(p);
+		p = n;
+	}
+	jw_deinit(&c->scratch);
+	mqtt_parser_deinit(&c->parser);
+}
+
+struct mqtt_state *mqtt_state_new(struct mqtt_ctx *c)
+{
+	struct mqtt_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	jw_init(&st->session);
+	(void)c;
+	return st;
+}
+
+/* ---- output helpers ---- */
+
+static void emit_anomaly(struct mqtt_ctx *c, const struct mqtt_state *st,
+			 bool toclient, const char *event, const char *detail,
+			 const struct mqtt_sink *sink)
+{
+	c->stats.anomalies++;
+	if (sink->anomaly)
+		sink->anomaly(sink->ud, st, toclient, "proto_parser", event,
+			      detail);
+}
+
+static void emit_msg_anomalies(struct mqtt_ctx *c, const struct mqtt_state *st,
+			       bool toclient, const struct mqtt_msg *m,
+			       const struct mqtt_sink *sink)
+{
+	for (unsigned i = 0; i < MQTT_ANOM__COUNT; i++) {
+		if (!(m->anomalies & (1u << i)))
+			continue;
+		char detail[96];
+		snprintf(detail, sizeof(detail), "in %s",
+			 m->type ? mqtt_type_name(m->type) : "reserved type 0");
+		emit_anomaly(c, st, toclient, mqtt_anom_name(i), detail, sink);
+	}
+}
+
+static void emit_tx(struct mqtt_ctx *c, const struct mqtt_state *st,
+		    bool toclient, const struct jw *frag,
+		    const struct mqtt_sink *sink)
+{
+	c->stats.transactions++;
+	if (sink->tx && !frag->oom)
+		sink->tx(sink->ud, st, toclient, frag->buf, frag->len);
+}
+
+/* ---- pending transactions ---- */
+
+static void pending_release(struct mqtt_ctx *c, struct mqtt_pending *p)
+{
+	c->pending_total--;
+	c->pending_bytes -= p->frag.cap;
+	if (p->frag.cap > KEEP_BUF_MAX)
+		jw_deinit(&p->frag);
+	jw_reset(&p->frag);
+	p->next = c->free_list;
+	c->free_list = p;
+}
+
+/* Unlinks p (whose predecessor is prev, or NULL for the head). */
+static void pending_unlink(struct mqtt_state *st, struct mqtt_pending *prev,
+			   struct mqtt_pending *p)
+{
+	if (prev)
+		prev->next = p->next;
+	else
+		st->pend_head = p->next;
+	if (st->pend_tail == p)
+		st->pend_tail = prev;
+	p->next = NULL;
+	st->n_pending--;
+}
+
+static void pending_finish(struct mqtt_ctx *c, struct mqtt_state *st,
+			   struct mqtt_pending *prev, struct mqtt_pending *p,
+			   const struct mqtt_sink *sink)
+{
+	pending_unlink(st, prev, p);
+	emit_tx(c, st, p->toclient, &p->frag, sink);
+	if (p->kind != MQTT_CONNECT) {
+		unsigned d = p->toclient;
+		st->recent_done[d][st->recent_pos[d]] = (uint16_t)p->pkt_id;
+		st->recent_pos[d] = (uint8_t)((st->recent_pos[d] + 1) % 8);
+		if (st->recent_n[d] < 8)
+			st->recent_n[d]++;
+	}
+	pending_release(c, p);
+}
+
+/*
+ * Starts a pending transaction with the message m. When a cap is hit the
+ * oldest pending transaction of the flow is logged as it is (Suricata's
+ * too_many_transactions) or, if the global pool is exhausted, m is logged
+ * at once, so nothing is lost and memory stays bounded.
+ */
+static void pending_start(struct mqtt_ctx *c, struct mqtt_state *st,
+			  bool toclient, const struct mqtt_msg *m,
+			  uint32_t pkt_id, const struct mqtt_sink *sink)
+{
+	if (st->n_pending >= c->cfg.max_tx && st->pend_head) {
+		emit_anomaly(c, st, st->pend_head->toclient,
+			     "too_many_transactions",
+			     "oldest pending transaction logged unanswered",
+			     sink);
+		c->stats.tx_dropped++;
+		pending_finish(c, st, NULL, st->pend_head, sink);
+	}
+	struct mqtt_pending *p = NULL;
+	if (c->pending_total < c->cfg.max_pending_total &&
+	    c->pending_bytes < c->cfg.tx_memcap) {
+		p = c->free_list;
+		if (p)
+			c->free_list = p->next;
+		else if ((p = calloc(1, sizeof(*p))))
+			jw_init(&p->frag);
+	}
+	if (!p) {
+		c->stats.tx_dropped++;
+		emit_anomaly(c, st, toclient, "tx_memcap_reached",
+			     "transaction logged before its acknowledgement",
+			     sink);
+		jw_reset(&c->scratch);
+		mqtt_eve_msg(&c->scratch, m, &c->cfg);
+		emit_tx(c, st, toclient, &c->scratch, sink);
+		return;
+	}
+	c->pending_total++;
+	p->next = NULL;
+	p->pkt_id = pkt_id;
+	p->kind = m->type;
+	p->qos = m->qos;
+	p->stage = 0;
+	p->toclient = toclient;
+	jw_reset(&p->frag);
+	mqtt_eve_msg(&p->frag, m, &c->cfg);
+	c->pending_bytes += p->frag.cap;
+	if (st->pend_tail)
+		st->pend_tail->next = p;
+	else
+		st->pend_head = p;
+	st->pend_tail = p;
+	st->n_pending++;
+}
+
+/* Finds the pending transaction an answer belongs to; sets *prev. */
+static struct mqtt_pending *pending_find(struct mqtt_state *st, uint8_t kind,
+					 uint32_t pkt_id, bool from_toclient,
+					 int qos, struct mqtt_pending **prev)
+{
+	struct mqtt_pending *pv = NULL;
+	for (struct mqtt_pending *p = st->pend_head; p; pv = p, p = p->next) {
+		if (p->kind == kind && p->pkt_id == pkt_id &&
+		    p->toclient == from_toclient && (qos < 0 || p->qos == qos)) {
+			*prev = pv;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static void pending_append(struct mqtt_ctx *c, struct mqtt_pending *p,
+			   const struct mqtt_msg *m)
+{
+	size_t before = p->frag.cap;
+	mqtt_eve_msg(&p->frag, m, &c->cfg);
+	c->pending_bytes += p->frag.cap - before;
+}
+
+static bool recently_done(const struct mqtt_state *st, bool initiator_toclient,
+			  uint16_t id)
+{
+	unsigned d = initiator_toclient;
+	for (unsigned i = 0; i < st->recent_n[d]; i++)
+		if (st->recent_done[d][i] == id)
+			return true;
+	return false;
+}
+
+static void emit_standalone(struct mqtt_ctx *c, struct mqtt_state *st,
+			    bool toclient, const struct mqtt_msg *m,
+			    const struct mqtt_sink *sink)
+{
+	jw_reset(&c->scratch);
+	mqtt_eve_msg(&c->scratch, m, &c->cfg);
+	emit_tx(c, st, toclient, &c->scratch, sink);
+}
+
+static void check_unintroduced(struct mqtt_ctx *c, struct mqtt_state *st,
+			       bool toclient, const struct mqtt_msg *m,
+			       const struct mqtt_sink *sink)
+{
+	struct mqtt_dir *d = &st->dir[toclient];
+	if (st->connected || d->unintroduced_reported)
+		return;
+	/* Once per direction: a stream picked up midway would repeat it. */
+	d->unintroduced_reported = true;
+	char detail[64];
+	snprintf(detail, sizeof(detail), "%s before CONNECT/CONNACK",
+		 mqtt_type_name(m->type));
+	emit_anomaly(c, st, toclient, "unintroduced_message", detail, sink);
+}
+
+/* An answer with no matching request: missing or duplicate. */
+static void unmatched_answer(struct mqtt_ctx *c, struct mqtt_state *st,
+			     bool toclient, const struct mqtt_msg *m,
+			     bool initiator_toclient, const char *missing,
+			     const struct mqtt_sink *sink)
+{
+	char detail[80];
+	bool dup = m->has_msg_id && recently_done(st, initiator_toclient,
+						  m->msg_id);
+	snprintf(detail, sizeof(detail), "%s for packet id %u",
+		 mqtt_type_name(m->type), (unsigned)m->msg_id);
+	emit_anomaly(c, st, toclient, dup ? "duplicate_ack" : missing, detail,
+		     sink);
+	check_unintroduced(c, st, toclient, m, sink);
+	emit_standalone(c, st, toclient, m, sink);
+}
+
+static void copy_bounded(char **dst, struct slice s, uint32_t max)
+{
+	size_t n = s.len < max ? s.len : max;
+	char *p = realloc(*dst, n + 1);
+	if (!p)
+		return;
+	memcpy(p, s.p, n);
+	p[n] = 0;
+	*dst = p;
+}
+
+/* Applies one decoded message to the session and transaction state. */
+static void session_handle(struct mqtt_ctx *c, struct mqtt_state *st,
+			   bool toclient, const struct mqtt_msg *m,
+			   const struct mqtt_sink *sink)
+{
+	struct mqtt_pending *p, *prev = NULL;
+	c->stats.messages++;
+	emit_msg_anomalies(c, st, toclient, m, sink);
+	switch (m->type) {
+	case MQTT_CONNECT:
+		if (st->connect_seen || st->connected)
+			emit_anomaly(c, st, toclient, "double_connect",
+				     "second CONNECT on one connection", sink);
+		st->connect_seen = true;
+		st->version = m->version;
+		st->version_inferred = false;
+		st->keepalive = m->keepalive;
+		copy_bounded(&st->client_id, m->client_id, c->cfg.session_str_max);
+		if (m->has_username)
+			copy_bounded(&st->username, m->username,
+				     c->cfg.session_str_max);
+		mqtt_eve_session(&st->session, m, &c->cfg);
+		if (sink->msg)
+			sink->msg(sink->ud, st, toclient, m);
+		pending_start(c, st, toclient, m, CONNECT_PKT_ID, sink);
+		return;
+	case MQTT_CONNACK:
+		if (sink->msg)
+			sink->msg(sink->ud, st, toclient, m);
+		p = pending_find(st, MQTT_CONNECT, CONNECT_PKT_ID, !toclient,
+				 -1, &prev);
+		if (!p) {
+			emit_anomaly(c, st, toclient, "missing_connect",
+				     "CONNACK without CONNECT", sink);
+			emit_standalone(c, st, toclient, m, sink);
+			return;
+		}
+		st->connected = true;
+		for (uint16_t i = 0; i < m->props.n; i++) {
+			const struct mqtt_prop *pr = &m->props.v[i];
+			if (pr->id == 18 && st->client_id && !st->client_id[0])
+				copy_bounded(&st->client_id, pr->s,
+					     c->cfg.session_str_max);
+		}
+		pending_append(c, p, m);
+		pending_finish(c, st, prev, p, sink);
+		return;
+	default:
+		break;
+	}
+
+	if (sink->msg)
+		sink->msg(sink->ud, st, toclient, m);
+	switch (m->type) {
+	case MQTT_PUBLISH:
+		check_unintroduced(c, st, toclient, m, sink);
+		if (m->qos == 1 || m->qos == 2)
+			pending_start(c, st, toclient, m, m->msg_id, sink);
+		else
+			emit_standalone(c, st, toclient, m, sink);
+		return;
+	case MQTT_SUBSCRIBE:
+	case MQTT_UNSUBSCRIBE:
+		check_unintroduced(c, st, toclient, m, sink);
+		pending_start(c, st, toclient, m, m->msg_id, sink);
+		return;
+	case MQTT_PUBACK:
+		p = pending_find(st, MQTT_PUBLISH, m->msg_id, !toclient, 1, &prev);
+		if (!p)
+			break;
+		pending_append(c, p, m);
+		pending_finish(c, st, prev, p, sink);
+		return;
+	case MQTT_PUBREC:
+		p = pending_find(st, MQTT_PUBLISH, m->msg_id, !toclient, 2, &prev);
+		if (!p || p->stage >= 1)
+			break;
+		p->stage = 1;
+		pending_append(c, p, m);
+		return;
+	case MQTT_PUBREL:
+		p = pending_find(st, MQTT_PUBLISH, m->msg_id, toclient, 2, &prev);
+		if (!p || p->stage >= 2)
+			break;
+		p->stage = 2;
+		pending_append(c, p, m);
+		return;
+	case MQTT_PUBCOMP:
+		p = pending_find(st, MQTT_PUBLISH, m->msg_id, !toclient, 2, &prev);
+		if (!p)
+			break;
+		pending_append(c, p, m);
+		pending_finish(c, st, prev, p, sink);
+		return;
+	case MQTT_SUBACK:
+	case MQTT_UNSUBACK: {
+		uint8_t kind = m->type == MQTT_SUBACK ? MQTT_SUBSCRIBE
+						      : MQTT_UNSUBSCRIBE;
+		p = pending_find(st, kind, m->msg_id, !toclient, -1, &prev);
+		if (!p) {
+			unmatched_answer(c, st, toclient, m, !toclient,
+					 m->type == MQTT_SUBACK
+						 ? "missing_subscribe"
+						 : "missing_unsubscribe",
+					 sink);
+			return;
+		}
+		pending_append(c, p, m);
+		pending_finish(c, st, prev, p, sink);
+		return;
+	}
+	case MQTT_RESERVED:
+		emit_anomaly(c, st, toclient, "unassigned_msg_type",
+			     "control packet type 0", sink);
+		emit_standalone(c, st, toclient, m, sink);
+		return;
+	default: /* PINGREQ, PINGRESP, DISCONNECT, AUTH */
+		check_unintroduced(c, st, toclient, m, sink);
+		emit_standalone(c, st, toclient, m, sink);
+		return;
+	}
+	/* An unmatched PUBACK/PUBREC/PUBREL/PUBCOMP. */
+	unmatched_answer(c, st, toclient, m,
+			 m->type == MQTT_PUBREL ? toclient : !toclient,
+			 "missing_publish", sink);
+}
+
+/* ---- framing ---- */
+
+/*
+ * Decodes one complete frame. When the session's version is not known yet
+ * (stream picked up midway) a message that does not decode cleanly as 3.1.1
+ * is tried as 5.0, and a clean 5.0 decode fixes the session's version.
+ */
+static void frame_handle(struct mqtt_ctx *c, struct mqtt_state *st,
+			 bool toclient, const uint8_t *p, size_t n,
+			 const struct mqtt_sink *sink)
+{
+	struct mqtt_msg m;
+	uint8_t type = p[0] >> 4;
+	int err = mqtt_parse_msg(&c->parser, p, n, st->version, &m);
+	if (st->version == 0 && type != MQTT_CONNECT &&
+	    (err || (m.anomalies & (MQTT_ANOM_TRAILING_BYTES |
+				    MQTT_ANOM_INVALID_REASON)))) {
+		struct mqtt_msg m5;
+		int err5 = mqtt_parse_msg(&c->parser, p, n, 5, &m5);
+		if (!err5 && !(m5.anomalies & MQTT_ANOM_TRAILING_BYTES)) {
+			st->version = 5;
+			st->version_inferred = true;
+			m = m5;
+			err = 0;
+		} else if (!err) {
+			/* Keep the 3.1.1 decode, whose scratch was reused. */
+			err = mqtt_parse_msg(&c->parser, p, n, 0, &m);
+		}
+	}
+	if (err) {
+		char detail[96];
+		c->stats.malformed++;
+		snprintf(detail, sizeof(detail), "%s: %s",
+			 type ? mqtt_type_name(type) : "type 0",
+			 mqtt_parse_strerror(err));
+		emit_anomaly(c, st, toclient, "malformed_traffic", detail, sink);
+		return;
+	}
+	session_handle(c, st, toclient, &m, sink);
+}
+
+static void frame_truncated(struct mqtt_ctx *c, struct mqtt_state *st,
+			    bool toclient, uint8_t b0, uint64_t total,
+			    const struct mqtt_sink *sink)
+{
+	c->stats.truncated++;
+	jw_reset(&c->scratch);
+	mqtt_eve_truncated(&c->scratch, b0, total);
+	emit_tx(c, st, toclient, &c->scratch, sink);
+}
+
+static bool dir_append(struct mqtt_dir *d, const uint8_t *p, size_t n,
+		       size_t want)
+{
+	if (d->cap - d->len < n) {
+		size_t cap = want > (size_t)d->len + n ? want : (size_t)d->len + n;
+		if (cap < 64)
+			cap = 64;
+		uint8_t *nb = realloc(d->buf, cap);
+		if (!nb)
+			return false;
+		d->buf = nb;
+		d->cap = (uint32_t)cap;
+	}
+	memcpy(d->buf + d->len, p, n);
+	d->len += (uint32_t)n;
+	return true;
+}
+
+static void dir_drop(struct mqtt_dir *d)
+{
+	d->len = 0;
+	if (d->cap > KEEP_BUF_MAX) {
+		free(d->buf);
+		d->buf = NULL;
+		d->cap = 0;
+	}
+}
+
+/* Whether b0 is a first byte some conforming peer could send. */
+static bool plausible_first_byte(uint8_t b0)
+{
+	uint8_t type = b0 >> 4, flags = b0 & 15;
+	if (type == MQTT_RESERVED)
+		return false;
+	if (type == MQTT_PUBLISH)
+		return ((flags >> 1) & 3) != 3;
+	return flags == mqtt_required_flags(type);
+}
+
+int mqtt_probe_connect(const uint8_t *p, size_t n)
+{
+	uint32_t hl, rl;
+	bool ol;
+	if (n < 1)
+		return 0;
+	if (p[0] != 0x10)
+		return -1;
+	int r = mqtt_frame_peek(p, n, &hl, &rl, &ol);
+	if (r <= 0)
+		return r;
+	struct rd rd = rd_make(p + hl, n - hl);
+	uint16_t len;
+	if (!rd_be16(&rd, &len))
+		return rl < 2 ? -1 : 0;
+	if (len != 4 && len != 6)
+		return -1;
+	if (rd_left(&rd) < len)
+		return 0;
+	if ((len == 4 && memcmp(rd.p, "MQTT", 4) == 0) ||
+	    (len == 6 && memcmp(rd.p, "MQIsdp", 6) == 0))
+		return 1;
+	return -1;
+}
+
+/*
+ * Looks for a message boundary in p[0..n) after a gap or a midstream start.
+ * A candidate must have a plausible first byte and a minimal length; at
+ * offset 0 (a segment boundary, where messages usually start) that is
+ * enough, elsewhere the message must fit, decode without any anomaly and be
+ * followed by the end of data or another plausible header. Returns the
+ * offset, or -1.
+ */
+static long resync_scan(struct mqtt_ctx *c, struct mqtt_state *st,
+			const uint8_t *p, size_t n)
+{
+	for (size_t off = 0; off < n; off++) {
+		uint32_t hl, rl;
+		bool ol;
+		if (!plausible_first_byte(p[off]))
+			continue;
+		int r = mqtt_frame_peek(p + off, n - off, &hl, &rl, &ol);
+		if (r < 0 || ol || rl > c->cfg.max_msg_len)
+			continue;
+		if (off == 0 && r == 0)
+			return 0;
+		if (r == 0)
+			continue;
+		size_t total = (size_t)hl + rl;
+		if (total > n - off) {
+			if (off == 0)
+				return 0;
+			continue;
+		}
+		struct mqtt_msg m;
+		if (mqtt_parse_msg(&c->parser, p + off, total, st->version, &m) != 0 ||
+		    (m.anomalies && off != 0))
+			continue;
+		if (off + total == n || plausible_first_byte(p[off + total]))
+			return (long)off;
+	}
+	return -1;
+}
+
+void mqtt_stream_midstream(struct mqtt_state *st, bool toclient)
+{
+	st->dir[toclient].resync = true;
+}
+
+void mqtt_stream_gap(struct mqtt_ctx *c, struct mqtt_state *st, bool toclient,
+		     uint64_t len, const struct mqtt_sink *sink)
+{
+	struct mqtt_dir *d = &st->dir[toclient];
+	if (d->dead)
+		return;
+	c->stats.gaps++;
+	if (d->skip >= len) {
+		/* The gap fell inside a message we were skipping anyway. */
+		d->skip -= len;
+		return;
+	}
+	char detail[96];
+	snprintf(detail, sizeof(detail), "%llu bytes missing; %u buffered bytes dropped",
+		 (unsigned long long)len, d->len);
+	if (sink->anomaly)
+		sink->anomaly(sink->ud, st, toclient, "stream",
+			      "reassembly_seq_gap", detail);
+	c->stats.anomalies++;
+	d->skip = 0;
+	dir_drop(d);
+	d->resync = true;
+	d->resync_scanned = 0;
+}
+
+void mqtt_stream_feed(struct mqtt_ctx *c, struct mqtt_state *st, bool toclient,
+		      const uint8_t *p, size_t n, const struct mqtt_sink *sink)
+{
+	struct mqtt_dir *d = &st->dir[toclient];
+	while (n > 0 && !d->dead) {
+		if (d->skip) {
+			size_t take = d->skip < n ? (size_t)d->skip : n;
+			d->skip -= take;
+			p += take;
+			n -= take;
+			continue;
+		}
+		if (d->resync) {
+			long off = resync_scan(c, st, p, n);
+			if (off < 0) {
+				d->resync_scanned += (uint32_t)(n < UINT32_MAX ? n : UINT32_MAX);
+				if (d->resync_scanned > c->cfg.resync_max) {
+					d->dead = true;
+					c->stats.giveups++;
+					if (sink->anomaly)
+						sink->anomaly(sink->ud, st, toclient, "stream",
+							      "mqtt_resync_failed",
+							      "no message boundary found; direction no longer parsed");
+					c->stats.anomalies++;
+				}
+				return;
+			}
+			c->stats.resyncs++;
+			d->resync = false;
+			p += off;
+			n -= (size_t)off;
+			continue;
+		}
+		uint32_t hl, rl;
+		bool ol;
+		const uint8_t *h = d->len ? d->buf : p;
+		size_t hn = d->len ? d->len : n;
+		int r = mqtt_frame_peek(h, hn, &hl, &rl, &ol);
+		if (r == 0 && d->len) {
+			/* Header still incomplete: move one more byte over. */
+			if (!dir_append(d, p, 1, 5))
+				goto oom;
+			p++;
+			n--;
+			continue;
+		}
+		if (r < 0) {
+			c->stats.malformed++;
+			emit_anomaly(c, st, toclient, "malformed_traffic",
+				     "remaining length longer than 4 bytes", sink);
+			dir_drop(d);
+			d->resync = true;
+			d->resync_scanned = 0;
+			if (h == p) {
+				p++;
+				n--;
+			}
+			continue;
+		}
+		if (r == 0) {
+			if (!dir_append(d, p, n, 5))
+				goto oom;
+			return;
+		}
+		uint64_t total = (uint64_t)hl + rl;
+		if (rl > c->cfg.max_msg_len) {
+			frame_truncated(c, st, toclient, h[0], total, sink);
+			d->skip = total - d->len;
+			dir_drop(d);
+			continue;
+		}
+		if (d->len == 0) {
+			if (total <= n) {
+				frame_handle(c, st, toclient, p, (size_t)total, sink);
+				p += total;
+				n -= (size_t)total;
+				continue;
+			}
+			if (!dir_append(d, p, n, (size_t)total))
+				goto oom;
+			return;
+		}
+		size_t need = (size_t)total - d->len;
+		size_t take = need < n ? need : n;
+		if (!dir_append(d, p, take, (size_t)total))
+			goto oom;
+		p += take;
+		n -= take;
+		if (d->len == total) {
+			frame_handle(c, st, toclient, d->buf, d->len, sink);
+			dir_drop(d);
+		}
+	}
+	return;
+oom:
+	/* Out of memory: treat the rest as lost rather than crash. */
+	mqtt_stream_gap(c, st, toclient, n, sink);
+}
+
+void mqtt_state_free(struct mqtt_ctx *c, struct mqtt_state *st,
+		     const struct mqtt_sink *sink, bool closed)
+{
+	if (!st)
+		return;
+	while (st->pend_head) {
+		struct mqtt_pending *p = st->pend_head;
+		if (closed) {
+			char detail[80];
+			snprintf(detail, sizeof(detail),
+				 "%s%s never acknowledged before the connection closed",
+				 mqtt_type_name(p->kind),
+				 p->kind == MQTT_PUBLISH ? (p->qos == 2 ? " (QoS 2)" : " (QoS 1)") : "");
+			emit_anomaly(c, st, p->toclient, "missing_ack", detail, sink);
+		}
+		pending_finish(c, st, NULL, p, sink);
+	}
+	for (int i = 0; i < 2; i++)
+		free(st->dir[i].buf);
+	jw_deinit(&st->session);
+	free(st->client_id);
+	free(st->username);
+	free(st);
+}

@@ -1,0 +1,120 @@
+/* flow_table.h - bidirectional TCP flow table with LRU eviction. */
+#ifndef MQTTIDS_FLOW_TABLE_H
+#define MQTTIDS_FLOW_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/pkt_decode.h"
+
+struct tcp_seg;
+struct mqtt_state;
+
+/* One direction of a TCP connection (see tcp_reasm.c). */
+struct tcp_dir {
+	bool init;        /* next_seq is meaningful */
+	bool syn;         /* stream start seen: no resync needed */
+	bool fin;
+	bool done;        /* FIN reached in order */
+	bool hole_acked;  /* the peer acknowledged bytes we never saw */
+	uint32_t next_seq;
+	uint32_t fin_seq;
+	uint64_t hole_acked_us;
+	struct tcp_seg *ooo; /* out-of-order segments, sorted by seq */
+	uint32_t ooo_bytes;
+	uint32_t ooo_n;
+};
+
+enum flow_app {
+	FLOW_APP_UNKNOWN = 0,
+	FLOW_APP_MQTT = 1,
+	FLOW_APP_OTHER = 2,
+};
+
+struct flow {
+	struct flow *hnext;
+	struct flow *lprev, *lnext;
+	uint32_t hash;
+	uint8_t family;
+	uint8_t list;     /* which LRU list: 0 open, 1 closed */
+	/* Oriented client -> server once known (SYN, CONNECT or port). */
+	uint8_t cli[16];
+	uint8_t srv[16];
+	uint16_t cport;
+	uint16_t sport;
+	uint8_t app;
+	bool rst;
+	bool in_use;
+	uint16_t vlan[3];
+	uint8_t vlan_n;
+	uint64_t id;
+	uint64_t first_us;
+	uint64_t last_us;
+	uint64_t last_pcap_cnt;
+	uint64_t pkts[2];
+	uint64_t bytes[2];
+	struct tcp_dir d[2]; /* 0: client -> server, 1: server -> client */
+	struct mqtt_state *mqtt;
+};
+
+struct flow_cfg {
+	uint32_t max_flows;
+	uint32_t idle_timeout_s;
+	uint32_t closed_timeout_s;
+};
+
+struct flow_stats {
+	uint64_t created;
+	uint64_t evicted_lru;   /* table full: least recently used dropped */
+	uint64_t timed_out;
+	uint64_t closed;
+	uint64_t ended_at_exit;
+	uint64_t active;
+	uint64_t peak;
+};
+
+struct flow_table;
+
+struct flow_table *flow_table_new(const struct flow_cfg *cfg);
+void flow_table_free(struct flow_table *ft);
+
+/*
+ * Finds the flow of pkt or creates it; *dir is set to 0 when the packet goes
+ * client -> server, 1 otherwise. When the table is full, the least recently
+ * used flow is handed to end_cb first. Returns NULL only if max_flows is 0.
+ */
+struct flow *flow_table_get(struct flow_table *ft, const struct pkt *pkt,
+			    const uint16_t *mqtt_ports, uint32_t n_ports,
+			    int *dir, bool *created,
+			    void (*end_cb)(void *ud, struct flow *f, int why),
+			    void *ud);
+
+/* Marks use: moves f to the front of its LRU list. */
+void flow_table_touch(struct flow_table *ft, struct flow *f, bool closed);
+
+/* Swaps client and server sides (before any stream data was parsed). */
+void flow_swap(struct flow *f);
+
+enum flow_end_why {
+	FLOW_END_TIMEOUT = 0,
+	FLOW_END_CLOSED = 1,
+	FLOW_END_EVICTED = 2,
+	FLOW_END_EXIT = 3,
+	FLOW_END_REUSED = 4,
+};
+
+/* Ends flows idle past their timeout at event time now_us. */
+void flow_table_expire(struct flow_table *ft, uint64_t now_us,
+		       void (*end_cb)(void *ud, struct flow *f, int why),
+		       void *ud);
+/* Ends one flow now. */
+void flow_table_end(struct flow_table *ft, struct flow *f, int why,
+		    void (*end_cb)(void *ud, struct flow *f, int why), void *ud);
+/* Ends every flow, oldest first. */
+void flow_table_flush(struct flow_table *ft,
+		      void (*end_cb)(void *ud, struct flow *f, int why),
+		      void *ud);
+
+const struct flow_stats *flow_table_stats(const struct flow_table *ft);
+
+#endif

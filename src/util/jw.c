@@ -1,0 +1,261 @@
+/* jw.c - streaming JSON writer with Suricata-compatible byte escaping. */
+#include "util/jw.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/rd.h"
+
+void jw_init(struct jw *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+void jw_deinit(struct jw *w)
+{
+	if (!w)
+		return;
+	free(w->buf);
+	memset(w, 0, sizeof(*w));
+}
+
+void jw_reset(struct jw *w)
+{
+	w->len = 0;
+	w->depth = 0;
+	w->has_item = 0;
+	w->oom = false;
+}
+
+static bool jw_reserve(struct jw *w, size_t n)
+{
+	if (w->oom)
+		return false;
+	if (w->cap - w->len >= n)
+		return true;
+	size_t cap = w->cap ? w->cap : 256;
+	while (cap - w->len < n) {
+		if (cap > SIZE_MAX / 2) {
+			w->oom = true;
+			return false;
+		}
+		cap *= 2;
+	}
+	char *nb = realloc(w->buf, cap);
+	if (!nb) {
+		w->oom = true;
+		return false;
+	}
+	w->buf = nb;
+	w->cap = cap;
+	return true;
+}
+
+void jw_append(struct jw *w, const char *s, size_t n)
+{
+	if (!jw_reserve(w, n))
+		return;
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+static inline void jw_putc(struct jw *w, char c)
+{
+	if (!jw_reserve(w, 1))
+		return;
+	w->buf[w->len++] = c;
+}
+
+static const char hexd[] = "0123456789abcdef";
+static const char hexu[] = "0123456789ABCDEF";
+
+/* Escapes p[0..n) as the inside of a JSON string (no quotes). */
+static void jw_escape(struct jw *w, const uint8_t *p, size_t n)
+{
+	bool valid = utf8_check(p, n) != UTF8_INVALID;
+	/* Worst case: six output bytes per input byte. */
+	if (n > SIZE_MAX / 6 || !jw_reserve(w, n * 6))
+		return;
+	char *o = w->buf + w->len;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+		if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+		} else if (c >= 0x20 && c < 0x7f) {
+			*o++ = (char)c;
+		} else if (valid && c >= 0x80) {
+			*o++ = (char)c;
+		} else if (valid || c < 0x20) {
+			switch (c) {
+			case '\n': *o++ = '\\'; *o++ = 'n'; break;
+			case '\r': *o++ = '\\'; *o++ = 'r'; break;
+			case '\t': *o++ = '\\'; *o++ = 't'; break;
+			default:
+				if (valid) {
+					*o++ = '\\'; *o++ = 'u'; *o++ = '0';
+					*o++ = '0'; *o++ = hexd[c >> 4];
+					*o++ = hexd[c & 15];
+				} else {
+					*o++ = '\\'; *o++ = '\\'; *o++ = 'x';
+					*o++ = hexu[c >> 4];
+					*o++ = hexu[c & 15];
+				}
+			}
+		} else {
+			/* Not UTF-8: show the raw byte. */
+			*o++ = '\\'; *o++ = '\\'; *o++ = 'x';
+			*o++ = hexu[c >> 4];
+			*o++ = hexu[c & 15];
+		}
+	}
+	w->len = (size_t)(o - w->buf);
+}
+
+/* Writes the separator and "key": for the next member. */
+static void jw_member(struct jw *w, const uint8_t *key, size_t kn)
+{
+	uint64_t bit = w->depth < 64 ? (1ull << w->depth) : 0;
+	if (w->has_item & bit)
+		jw_putc(w, ',');
+	w->has_item |= bit;
+	if (key) {
+		jw_putc(w, '"');
+		jw_escape(w, key, kn);
+		jw_putc(w, '"');
+		jw_putc(w, ':');
+	}
+}
+
+static inline void jw_key(struct jw *w, const char *key)
+{
+	jw_member(w, (const uint8_t *)key, key ? strlen(key) : 0);
+}
+
+static void jw_open(struct jw *w, char c)
+{
+	jw_putc(w, c);
+	w->depth++;
+	if (w->depth < 64)
+		w->has_item &= ~(1ull << w->depth);
+}
+
+void jw_open_obj(struct jw *w, const char *key)
+{
+	jw_key(w, key);
+	jw_open(w, '{');
+}
+
+void jw_open_obj_bytes(struct jw *w, const uint8_t *k, size_t kn)
+{
+	jw_member(w, k, kn);
+	jw_open(w, '{');
+}
+
+void jw_open_arr(struct jw *w, const char *key)
+{
+	jw_key(w, key);
+	jw_open(w, '[');
+}
+
+static void jw_close(struct jw *w, char c)
+{
+	jw_putc(w, c);
+	if (w->depth)
+		w->depth--;
+}
+
+void jw_close_obj(struct jw *w)
+{
+	jw_close(w, '}');
+}
+
+void jw_close_arr(struct jw *w)
+{
+	jw_close(w, ']');
+}
+
+static void jw_strval(struct jw *w, const uint8_t *p, size_t n, size_t *budget)
+{
+	jw_putc(w, '"');
+	if (budget && *budget != SIZE_MAX && n > *budget) {
+		size_t keep = *budget;
+		jw_escape(w, p, keep);
+		char tail[64];
+		int tn = snprintf(tail, sizeof(tail),
+				  "[truncated %zu additional bytes]", n - keep);
+		jw_append(w, tail, (size_t)tn);
+		*budget = 0;
+	} else {
+		jw_escape(w, p, n);
+		if (budget && *budget != SIZE_MAX)
+			*budget -= n;
+	}
+	jw_putc(w, '"');
+}
+
+void jw_str(struct jw *w, const char *key, const uint8_t *p, size_t n)
+{
+	jw_key(w, key);
+	jw_strval(w, p, n, NULL);
+}
+
+void jw_str_budget(struct jw *w, const char *key, const uint8_t *p, size_t n,
+		   size_t *budget)
+{
+	jw_key(w, key);
+	jw_strval(w, p, n, budget);
+}
+
+void jw_str_kv_bytes(struct jw *w, const uint8_t *k, size_t kn,
+		     const uint8_t *v, size_t vn, size_t limit)
+{
+	size_t budget = limit;
+	jw_member(w, k, kn);
+	jw_strval(w, v, vn, &budget);
+}
+
+void jw_cstr(struct jw *w, const char *key, const char *s)
+{
+	jw_str(w, key, (const uint8_t *)s, strlen(s));
+}
+
+void jw_uint(struct jw *w, const char *key, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+	jw_key(w, key);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	jw_append(w, tmp + i, sizeof(tmp) - i);
+}
+
+void jw_int(struct jw *w, const char *key, int64_t v)
+{
+	if (v >= 0) {
+		jw_uint(w, key, (uint64_t)v);
+		return;
+	}
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+	jw_key(w, key);
+	jw_append(w, tmp, (size_t)n);
+}
+
+void jw_bool(struct jw *w, const char *key, bool v)
+{
+	jw_key(w, key);
+	if (v)
+		jw_append(w, "true", 4);
+	else
+		jw_append(w, "false", 5);
+}
+
+void jw_raw(struct jw *w, const char *key, const char *json, size_t n)
+{
+	jw_key(w, key);
+	jw_append(w, json, n);
+}

@@ -1,0 +1,64 @@
+/* timefmt.c - Suricata-style EVE timestamps, time-zone work once an hour. */
+#define _DEFAULT_SOURCE
+#include "util/timefmt.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void timefmt_init(struct timefmt *tf)
+{
+	memset(tf, 0, sizeof(*tf));
+	tf->hour = INT64_MIN;
+	tf->sec = INT64_MIN;
+	tzset();
+}
+
+/* Days since 1970-01-01 to civil date (H. Hinnant's algorithm). */
+static void civil(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t yy = (int64_t)yoe + era * 400;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int)(yy + (*m <= 2));
+}
+
+size_t timefmt_format(struct timefmt *tf, uint64_t ts_us, char *out,
+		      size_t outsz)
+{
+	int64_t sec = (int64_t)(ts_us / 1000000u);
+	unsigned usec = (unsigned)(ts_us % 1000000u);
+	if (sec / 3600 != tf->hour) {
+		struct tm lt;
+		time_t t = (time_t)sec;
+		tf->hour = sec / 3600;
+		tf->offset_s = localtime_r(&t, &lt) ? lt.tm_gmtoff : 0;
+		long o = tf->offset_s < 0 ? -tf->offset_s : tf->offset_s;
+		o %= 100 * 3600;
+		snprintf(tf->zone, sizeof(tf->zone), "%c%02u%02u",
+			 tf->offset_s < 0 ? '-' : '+', (unsigned)(o / 3600) % 100,
+			 (unsigned)((o / 60) % 60));
+		tf->sec = INT64_MIN;
+	}
+	if (sec != tf->sec) {
+		int64_t local = sec + tf->offset_s;
+		int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+		int64_t rem = local - days * 86400;
+		int y;
+		unsigned mo, d;
+		civil(days, &y, &mo, &d);
+		snprintf(tf->prefix, sizeof(tf->prefix),
+			 "%04d-%02u-%02uT%02u:%02u:%02u", y, mo, d,
+			 (unsigned)(rem / 3600), (unsigned)((rem / 60) % 60),
+			 (unsigned)(rem % 60));
+		tf->sec = sec;
+	}
+	int n = snprintf(out, outsz, "%s.%06u%s", tf->prefix, usec, tf->zone);
+	return n < 0 ? 0 : (size_t)n;
+}

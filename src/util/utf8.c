@@ -1,0 +1,44 @@
+/* utf8.c - MQTT UTF-8 string validation (MQTT 5.0 §1.5.4, RFC 3629). */
+#include "util/rd.h"
+
+enum utf8_check utf8_check(const uint8_t *p, size_t n)
+{
+	enum utf8_check res = UTF8_OK;
+	size_t i = 0;
+	while (i < n) {
+		uint8_t c = p[i];
+		if (c < 0x80) {
+			if (c == 0)
+				res = UTF8_NULL;
+			i++;
+			continue;
+		}
+		size_t need;
+		uint32_t cp;
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+		} else {
+			return UTF8_INVALID;
+		}
+		if (n - i - 1 < need)
+			return UTF8_INVALID;
+		for (size_t k = 1; k <= need; k++) {
+			uint8_t cc = p[i + k];
+			if ((cc & 0xc0) != 0x80)
+				return UTF8_INVALID;
+			cp = (cp << 6) | (cc & 0x3f);
+		}
+		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return UTF8_INVALID;
+		i += need + 1;
+	}
+	return res;
+}

@@ -3,6 +3,7 @@
 #include "capture/capture.h"
 
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +61,23 @@ out:
 }
 
 static volatile sig_atomic_t live_stop;
+
+struct live_loop {
+	struct engine *e;
+	pcap_dumper_t *dump;
+	int dlt;
+	uint64_t n;
+};
+
+static void live_packet(u_char *ud, const struct pcap_pkthdr *h,
+			const u_char *data)
+{
+	struct live_loop *lp = (struct live_loop *)ud;
+	lp->n++;
+	if (lp->dump)
+		pcap_dump((u_char *)lp->dump, h, data);
+	engine_packet(lp->e, lp->dlt, ts_us_of(h), data, h->caplen);
+}
 
 static void on_signal(int sig)
 {
@@ -126,30 +144,39 @@ int capture_live(const struct live_opts *o, struct engine *e, char *err,
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	live_stop = 0;
+	/*
+	 * Non-blocking reads and poll() with a 100 ms timeout: immediate mode
+	 * makes libpcap ignore its own timeout, and the loop must still tick
+	 * the engine clock and see SIGINT while the interface is idle.
+	 */
+	if (pcap_setnonblock(p, 1, ebuf) != 0) {
+		snprintf(err, errsz, "%s: %s", o->iface, ebuf);
+		goto out;
+	}
+	int fd = pcap_get_selectable_fd(p);
 	fprintf(stderr, "mqttids: capturing on %s\n", o->iface);
 	fflush(stderr);
-	uint64_t start = wall_us(), n = 0, last_tick = 0;
+	struct live_loop lp = { e, dump, dlt, 0 };
+	uint64_t start = wall_us(), last_tick = 0;
 	while (!live_stop) {
-		struct pcap_pkthdr *h;
-		const u_char *data;
-		int r = pcap_next_ex(p, &h, &data);
-		uint64_t now = wall_us();
-		if (r == 1) {
-			n++;
-			if (dump)
-				pcap_dump((u_char *)dump, h, data);
-			engine_packet(e, dlt, ts_us_of(h), data, h->caplen);
-			if (o->count && n >= o->count)
-				break;
-		} else if (r == 0) {
+		int want = o->count ? (int)(o->count - lp.n < 1000 ? o->count - lp.n : 1000) : 1000;
+		int r = pcap_dispatch(p, want, live_packet, (u_char *)&lp);
+		if (r < 0) {
+			snprintf(err, errsz, "%s: %s", o->iface, pcap_geterr(p));
+			goto out;
+		}
+		if (o->count && lp.n >= o->count)
+			break;
+		if (r == 0) {
 			if (o->flush)
 				o->flush(o->ud);
 			if (dump)
 				pcap_dump_flush(dump);
-		} else {
-			snprintf(err, errsz, "%s: %s", o->iface, pcap_geterr(p));
-			goto out;
+			struct pollfd pfd = { fd, POLLIN, 0 };
+			if (fd >= 0)
+				poll(&pfd, 1, 100);
 		}
+		uint64_t now = wall_us();
 		if (now - last_tick >= 1000000u) {
 			/* Live mode adds a clock tick to event time (GUIDE §1). */
 			engine_tick(e, now);

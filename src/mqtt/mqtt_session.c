@@ -544,8 +544,8 @@ static long resync_scan(struct mqtt_ctx *c, struct mqtt_state *st,
 			const uint8_t *p, size_t n)
 {
 	for (size_t off = 0; off < n; off++) {
-		uint32_t hl, rl;
-		bool ol;
+		uint32_t hl = 0, rl = 0; /* peek sets them only when it returns 1 */
+		bool ol = false;
 		if (!plausible_first_byte(p[off]))
 			continue;
 		int r = mqtt_frame_peek(p + off, n - off, &hl, &rl, &ol);

@@ -239,6 +239,11 @@ PID_sub_temp=$!
 # Keepalive 5 s and nothing else: produces PINGREQ/PINGRESP, then exits (-W 7 -> 27).
 bg_sub ping -V mqttv311 -i e2e-ping -k 5 -t 'ping/none' -W 7
 PID_ping=$!
+# SUBSCRIBE two filters, then one UNSUBSCRIBE per -U; stays 2 s (-W, exit 27)
+# so that both UNSUBACKs arrive before its DISCONNECT. (With -E it races: it may
+# close before the second UNSUBACK, which mqttids rightly reports as missing_ack.)
+bg_sub unsub -V mqttv5 -i e2e-unsub -t a/b -t 'c/#' -U a/b -U 'c/#' -W 2
+PID_unsub=$!
 # Will client (MQTT 5, will properties). Not wrapped in timeout: it is
 # SIGKILLed below so that the broker publishes its will.
 mosquitto_sub "${H[@]}" -V mqttv5 -i e2e-will -t 'ctl/none' \
@@ -272,9 +277,6 @@ pub -V mqttv31 -i e2e-pub-v31 -q 1 -t sensors/old/temp -m 17 ||
     die "MQTT 3.1 publish failed"
 pub -V mqttv311 -i e2e-pub-alert -q 1 -t alerts/fire -m smoke ||
     die "alerts publish failed"
-# SUBSCRIBE two filters, then one UNSUBSCRIBE per -U, exit after the SUBACK.
-timeout -k 2 20 mosquitto_sub "${H[@]}" -V mqttv5 -i e2e-unsub -t a/b -t 'c/#' -U a/b -U 'c/#' -E ||
-    die "unsubscribe client failed"
 # The retained message is delivered to a new subscriber with the retain flag.
 timeout -k 2 20 mosquitto_sub "${H[@]}" -V mqttv311 -i e2e-sub-retained -t 'sensors/garage/+' \
     -C 1 -W 10 >"$T/sub_retained.out" ||
@@ -292,6 +294,8 @@ rc=0; wait_pid "$PID_sub_all" 40 || rc=$?
 ((rc == 0)) || die "e2e-sub-all did not get its $N_ALL messages (exit $rc): $(tail -n 20 "$T/sub_all.out")"
 rc=0; wait_pid "$PID_sub_temp" 40 || rc=$?
 ((rc == 0)) || die "e2e-sub-temp did not get its $N_TEMP messages (exit $rc): $(tail -n 20 "$T/sub_temp.out")"
+rc=0; wait_pid "$PID_unsub" 20 || rc=$?
+((rc == 0 || rc == 27)) || die "e2e-unsub failed (exit $rc): $(cat "$T/unsub.out")"
 rc=0; wait_pid "$PID_ping" 20 || rc=$?
 ((rc == 0 || rc == 27)) || die "e2e-ping failed (exit $rc): $(cat "$T/ping.out")"
 grep -q 'Received PINGREQ from e2e-ping' "$T/broker.log" || die "no PINGREQ from e2e-ping in the broker log"
@@ -304,7 +308,8 @@ kill -0 "$CAP_PID" 2>/dev/null || log "the capture process died during the test"
 kill -INT "$CAP_PID" 2>/dev/null || true
 rc=0; wait_pid "$CAP_PID" 15 || rc=$?
 if ((rc == 124)); then
-    die "capture did not exit within 15 s of SIGINT"
+    die "capture did not exit within 15 s of SIGINT (no packets arrive after the traffic:" \
+        "'mqttids live' must stop on the signal alone)"
 fi
 CAP_PID=
 [[ $MODE == tcpdump ]] || ((rc == 0)) || die "mqttids live exited with status $rc after SIGINT: $(cat "$T/live.stderr")"

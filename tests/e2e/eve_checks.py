@@ -213,10 +213,11 @@ def cmd_expect(argv):
     unsubs = [as_list(m.get("topics")) for m, _ in messages(recs, "unsubscribe")]
     check(["a/b"] in unsubs and ["c/#"] in unsubs,
           "UNSUBSCRIBE a/b and UNSUBSCRIBE c/# (got %s)" % unsubs)
+    check(len(messages(recs, "unsuback")) == 2, "2 UNSUBACK (got %d)" % len(messages(recs, "unsuback")))
 
     anomalies = [r for r in recs if r.get("event_type") == "anomaly"]
     for r in anomalies:
-        print("UNEXPECTED ANOMALY: %s" % short(json.dumps(r)))
+        print("UNEXPECTED ANOMALY: %s" % json.dumps(r))
     check(not anomalies, "no anomaly records for valid traffic (got %d)" % len(anomalies))
 
     for f in fails:

@@ -1,0 +1,12 @@
+# fuzz/targets.cmake - the fuzz targets, shared by fuzz/ and fuzz/replay/.
+# Target NAME is built from fuzz/fuzz_NAME.c, its corpus is fuzz/corpus/NAME/
+# and its replay test is fuzz_replay_NAME.
+set(MQTTIDS_FUZZ_TARGETS
+  mqtt_parse
+  mqtt_stream
+  tcp_reasm
+  pcap_pipeline
+  pcap_frames
+  config
+)
+set(MQTTIDS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})

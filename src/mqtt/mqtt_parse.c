@@ -329,7 +329,8 @@ const char *mqtt_reason_name(uint8_t type, uint8_t code, uint8_t version)
 	if (version < 5 && type == MQTT_CONNACK)
 		return code <= 5 ? connack_v3[code] : "unknown";
 	if (version < 5 && type == MQTT_SUBACK)
-		return code == 0x80 ? "failure" : code <= 2 ? reasons[code].name : "unknown";
+		return code == 0x80 ? "failure" : code == 0 ? "granted_qos_0"
+					   : code <= 2 ? reasons[code].name : "unknown";
 	if (type == MQTT_DISCONNECT && code == 0)
 		return "normal_disconnection";
 	if (type == MQTT_SUBACK && code == 0)

@@ -364,19 +364,26 @@ static void session_handle(struct mqtt_ctx *c, struct mqtt_state *st,
 		pending_finish(c, st, prev, p, sink);
 		return;
 	case MQTT_PUBREC:
-		p = pending_find(st, MQTT_PUBLISH, m->msg_id, !toclient, 2, &prev);
-		if (!p || p->stage >= 1)
+	case MQTT_PUBREL: {
+		/* PUBREC answers from the other side, PUBREL from the sender. */
+		bool from = m->type == MQTT_PUBREC ? !toclient : toclient;
+		uint8_t stage = m->type == MQTT_PUBREC ? 1 : 2;
+		p = pending_find(st, MQTT_PUBLISH, m->msg_id, from, 2, &prev);
+		if (!p)
 			break;
-		p->stage = 1;
+		if (p->stage >= stage) {
+			/* A repeated step of a QoS 2 exchange still under way. */
+			char detail[80];
+			snprintf(detail, sizeof(detail), "%s for packet id %u",
+				 mqtt_type_name(m->type), (unsigned)m->msg_id);
+			emit_anomaly(c, st, toclient, "duplicate_ack", detail, sink);
+			emit_standalone(c, st, toclient, m, sink);
+			return;
+		}
+		p->stage = stage;
 		pending_append(c, p, m);
 		return;
-	case MQTT_PUBREL:
-		p = pending_find(st, MQTT_PUBLISH, m->msg_id, toclient, 2, &prev);
-		if (!p || p->stage >= 2)
-			break;
-		p->stage = 2;
-		pending_append(c, p, m);
-		return;
+	}
 	case MQTT_PUBCOMP:
 		p = pending_find(st, MQTT_PUBLISH, m->msg_id, !toclient, 2, &prev);
 		if (!p)
@@ -605,7 +612,19 @@ void mqtt_stream_feed(struct mqtt_ctx *c, struct mqtt_state *st, bool toclient,
 		      const uint8_t *p, size_t n, const struct mqtt_sink *sink)
 {
 	struct mqtt_dir *d = &st->dir[toclient];
-	while (n > 0 && !d->dead) {
+	while (!d->dead) {
+		if (n == 0) {
+			/*
+			 * No input left: go on only if the buffer holds a
+			 * finished message (its last byte may have completed
+			 * the fixed header) or an oversize header.
+			 */
+			uint32_t bh, br;
+			bool bo;
+			if (!d->len || mqtt_frame_peek(d->buf, d->len, &bh, &br, &bo) != 1 ||
+			    (br <= c->cfg.max_msg_len && (uint64_t)bh + br != d->len))
+				break;
+		}
 		if (d->skip) {
 			size_t take = d->skip < n ? (size_t)d->skip : n;
 			d->skip -= take;

@@ -80,6 +80,7 @@ static const struct key keys[] = {
 	{ "mqtt.resync-limit", K_SIZE32, O(mqtt.resync_max) },
 	{ "mqtt.probe-other-ports", K_BOOL, O(probe_other_ports) },
 	{ "flow.max-flows", K_U32, O(flow.max_flows) },
+	{ "flow.memcap", K_SIZE, O(flow.memcap) },
 	{ "flow.idle-timeout", K_U32, O(flow.idle_timeout_s) },
 	{ "flow.closed-timeout", K_U32, O(flow.closed_timeout_s) },
 	{ "stream.midstream", K_BOOL, O(reasm.midstream) },

@@ -26,6 +26,11 @@ struct flow_table *flow_table_new(const struct flow_cfg *cfg)
 	if (!ft)
 		return NULL;
 	ft->cfg = *cfg;
+	if (cfg->memcap) {
+		size_t n = cfg->memcap / sizeof(struct flow);
+		ft->cfg.max_flows = n > UINT32_MAX ? UINT32_MAX : (n ? (uint32_t)n : 1);
+	}
+	cfg = &ft->cfg;
 	uint32_t nb = 1024;
 	while (nb < cfg->max_flows && nb < (1u << 30))
 		nb <<= 1;

@@ -3,6 +3,7 @@
 #define MQTTIDS_FLOW_TABLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "net/pkt_decode.h"
@@ -59,6 +60,7 @@ struct flow {
 
 struct flow_cfg {
 	uint32_t max_flows;
+	size_t memcap; /* when set: max_flows = memcap / sizeof(struct flow) */
 	uint32_t idle_timeout_s;
 	uint32_t closed_timeout_s;
 };

@@ -346,14 +346,45 @@ void engine_packet(struct engine *e, int dlt, uint64_t ts_us,
 		 * CONNECT, as Suricata's probing parser looks at the first
 		 * bytes. The sender of the CONNECT is the client.
 		 */
-		int pr = e->cfg.probe_other_ports
-				 ? mqtt_probe_connect(pkt.payload, pkt.payload_len)
-				 : -1;
+		uint8_t buf[sizeof(f->probe) + 16];
+		const uint8_t *pp = pkt.payload;
+		uint32_t pn = pkt.payload_len;
+		bool held = f->probe_len && f->probe_dir == dir &&
+			    f->probe_seq + f->probe_len == pkt.seq;
+		if (held) {
+			uint32_t add = pn < 16 ? pn : 16;
+			memcpy(buf, f->probe, f->probe_len);
+			memcpy(buf + f->probe_len, pkt.payload, add);
+			pp = buf;
+			pn = f->probe_len + add;
+		}
+		int pr = e->cfg.probe_other_ports ? mqtt_probe_connect(pp, pn) : -1;
+		if (pr == 0 && pn <= sizeof(f->probe)) {
+			/* Too short to tell: hold the bytes, decide later. */
+			if (!held)
+				f->probe_seq = pkt.seq;
+			memcpy(f->probe, pp, pn);
+			f->probe_len = (uint8_t)pn;
+			f->probe_dir = (uint8_t)dir;
+			flow_table_touch(e->ft, f, false);
+			e->cur_flow = NULL;
+			engine_expire(e);
+			return;
+		}
 		if (pr > 0) {
 			f->app = FLOW_APP_MQTT;
 			if (dir == 1) {
 				flow_swap(f);
 				dir = 0;
+			}
+			if (held) {
+				struct pkt hp = pkt;
+				hp.seq = f->probe_seq;
+				hp.tcp_flags = TCP_ACK;
+				hp.payload = f->probe;
+				hp.payload_len = hp.payload_wire_len = f->probe_len;
+				struct reasm_out o = engine_reasm_out(e);
+				tcp_reasm_packet(&e->rc, f, dir, &hp, &o);
 			}
 		} else {
 			f->app = FLOW_APP_OTHER;

@@ -56,6 +56,11 @@ struct flow {
 	uint64_t bytes[2];
 	struct tcp_dir d[2]; /* 0: client -> server, 1: server -> client */
 	struct mqtt_state *mqtt;
+	/* First payload bytes held while the CONNECT probe needs more. */
+	uint8_t probe[16];
+	uint8_t probe_len;
+	uint8_t probe_dir;
+	uint32_t probe_seq;
 };
 
 struct flow_cfg {

@@ -149,6 +149,20 @@ static void data_segment(struct reasm_ctx *rc, struct flow *f, int dir,
 	}
 	if (off == 0) {
 		rc->st.in_order++;
+		/* Bytes queued earlier came first: they win over this copy. */
+		while (caplen > 0 && d->ooo && SEQ_LT(d->ooo->seq, seq + caplen)) {
+			deliver(d, f, dir, p, d->ooo->seq - seq, out);
+			drain(rc, d, f, dir, out);
+			uint32_t used = d->next_seq - seq;
+			rc->st.overlaps++;
+			if (used >= wirelen)
+				return;
+			uint32_t skip = used < caplen ? used : caplen;
+			p += skip;
+			caplen -= skip;
+			wirelen -= used;
+			seq = d->next_seq;
+		}
 		deliver(d, f, dir, p, caplen, out);
 		if (caplen < wirelen) {
 			/* Snapped capture: the rest of the segment is lost. */

@@ -181,6 +181,10 @@ static void jw_strval(struct jw *w, const uint8_t *p, size_t n, size_t *budget)
 	jw_putc(w, '"');
 	if (budget && *budget != SIZE_MAX && n > *budget) {
 		size_t keep = *budget;
+		/* Do not cut a UTF-8 character in two. */
+		if (utf8_check(p, n) != UTF8_INVALID)
+			while (keep > 0 && (p[keep] & 0xc0) == 0x80)
+				keep--;
 		jw_escape(w, p, keep);
 		char tail[64];
 		int tn = snprintf(tail, sizeof(tail),

@@ -1,7 +1,9 @@
+/* pcap_build.c - test-side writer for pcap files and link/IP/TCP frames. */
+
 /*
- * pcap_build.c - test-side writer for pcap files (tcpdump.org pcap format)
- * and frames: Ethernet/802.1Q/802.1ad, Linux cooked v1/v2, BSD null/loop,
- * IPv4 (RFC 791), IPv6 (RFC 8200) with fragment headers, TCP (RFC 9293).
+ * Formats: the classic pcap file (tcpdump.org), Ethernet with 802.1Q and
+ * 802.1ad tags, Linux cooked v1/v2, BSD null and OpenBSD loop, IPv4
+ * (RFC 791), IPv6 (RFC 8200) with fragment headers, TCP (RFC 9293 §3.1).
  */
 #include "pcap_build.h"
 

@@ -47,7 +47,10 @@ void frame_tcp(struct mb *out, const struct ep *src, const struct ep *dst,
 void frame_ipv4(struct mb *out, const uint8_t *src, const uint8_t *dst,
 		uint16_t id, uint16_t frag, uint8_t proto, const uint8_t *l4,
 		size_t n);
-/* An IPv6 header; with_frag adds a fragment header (offset in bytes). */
+/*
+ * An IPv6 header with payload length n; frame_ipv6_frag adds a fragment
+ * header (RFC 8200 §4.5; offset in bytes, a multiple of 8).
+ */
 void frame_ipv6(struct mb *out, const uint8_t *src, const uint8_t *dst,
 		uint8_t next, const uint8_t *l4, size_t n);
 void frame_ipv6_frag(struct mb *out, const uint8_t *src, const uint8_t *dst,

@@ -1719,9 +1719,10 @@ static void test_reason_name_v311_suback_qos0(void **state)
 {
 	(void)state;
 	/*
-	 * BUG (src/mqtt/mqtt_parse.c mqtt_reason_name): a 3.1.1 SUBACK
-	 * return code 0 is named "success" while the 5.0 one is
-	 * "granted_qos_0"; both mean "granted QoS 0".
+	 * Regression (found by this test, fixed in src/mqtt/mqtt_parse.c
+	 * mqtt_reason_name): a 3.1.1 SUBACK return code 0 was named
+	 * "success" while the 5.0 one is "granted_qos_0"; both mean
+	 * "granted QoS 0".
 	 */
 	assert_string_equal(mqtt_reason_name(MQTT_SUBACK, 0, 4), "granted_qos_0");
 }

@@ -307,7 +307,7 @@ static void test_ack_from_wrong_side(void **state)
 	FEED(&s, TOSERVER, mqtt_build_ack(out, MQTT_PUBACK, 4, 4, -1, NULL));
 	assert_has(&s, "anomaly toserver proto_parser missing_publish (puback for packet id 4)");
 	assert_int_equal(s.st->n_pending, 1); /* still waiting */
-	/* The client's PUBREL for the client's QoS 2 PUBLISH is correct. */
+	/* A PUBREL comes from the publisher: from the server it answers nothing. */
 	FEED(&s, TOSERVER, mqtt_build_publish(out, 4, 2, false, false, "t2", 5,
 					      NULL, "", 0));
 	FEED(&s, TOCLIENT, mqtt_build_ack(out, MQTT_PUBREL, 4, 5, -1, NULL));
@@ -383,9 +383,10 @@ static void test_duplicate_acks(void **state)
 }
 
 /*
- * BUG (src/mqtt/mqtt_session.c session_handle, MQTT_PUBREC case): a
- * repeated PUBREC for a QoS 2 PUBLISH that is still pending is reported as
- * "missing_publish", although the PUBLISH was seen. It is a duplicate ack.
+ * Regression (found by this test, fixed in src/mqtt/mqtt_session.c
+ * session_handle): a repeated PUBREC for a QoS 2 PUBLISH that is still
+ * pending was reported as "missing_publish", although the PUBLISH was
+ * seen. It is a duplicate ack.
  */
 static void test_repeated_pubrec_is_duplicate(void **state)
 {
@@ -399,6 +400,70 @@ static void test_repeated_pubrec_is_duplicate(void **state)
 	FEED(&s, TOCLIENT, mqtt_build_ack(out, MQTT_PUBREC, 4, 8, -1, NULL));
 	assert_lacks(&s, "missing_publish");
 	assert_has(&s, "duplicate_ack (pubrec for packet id 8)");
+	/* The same for a repeated PUBREL; the exchange still completes. */
+	FEED(&s, TOSERVER, mqtt_build_ack(out, MQTT_PUBREL, 4, 8, -1, NULL));
+	FEED(&s, TOSERVER, mqtt_build_ack(out, MQTT_PUBREL, 4, 8, -1, NULL));
+	assert_has(&s, "duplicate_ack (pubrel for packet id 8)");
+	FEED(&s, TOCLIENT, mqtt_build_ack(out, MQTT_PUBCOMP, 4, 8, -1, NULL));
+	assert_lacks(&s, "missing_publish");
+	assert_has(&s, "\"pubrec\":{\"qos\":0,\"retain\":false,\"dup\":false,"
+		       "\"message_id\":8},\"pubrel\":{\"qos\":1,\"retain\":false,"
+		       "\"dup\":false,\"message_id\":8},\"pubcomp\":{");
+	assert_int_equal(s.st->n_pending, 0);
+	sess_deinit(&s);
+}
+
+/*
+ * Regression (found by the split-replay tests, fixed in
+ * src/mqtt/mqtt_session.c mqtt_stream_feed): a message whose last byte
+ * completes its fixed header (an empty body: PINGREQ, PINGRESP, a 3.1.1
+ * DISCONNECT) was held back until more data came in that direction, or
+ * lost when none did. Likewise the record of an oversize message whose
+ * header ends a segment.
+ */
+static void test_header_completed_by_last_byte(void **state)
+{
+	(void)state;
+	static const uint8_t ping[] = { 0xc0, 0x00 };
+	static const uint8_t disc[] = { 0xe0, 0x00 };
+	struct sess s;
+	sess_init(&s, NULL, false);
+	connect_v(&s, 4, "c");
+	rec_reset(&s.rec);
+	sess_feed(&s, TOSERVER, ping, 1);
+	assert_int_equal(s.rec.n_tx, 0);
+	sess_feed(&s, TOSERVER, ping + 1, 1);
+	assert_int_equal(s.rec.n_tx, 1); /* at once, not with the next data */
+	assert_has(&s, "tx toserver {\"pingreq\":{");
+	assert_int_equal(s.st->dir[0].len, 0);
+	sess_feed(&s, TOSERVER, disc, 1);
+	sess_feed(&s, TOSERVER, disc + 1, 1);
+	assert_int_equal(s.rec.n_tx, 2);
+	assert_has(&s, "tx toserver {\"disconnect\":{");
+	sess_deinit(&s);
+	/* An oversize message whose header ends the segment. */
+	struct mqtt_cfg cfg;
+	mqtt_cfg_default(&cfg);
+	cfg.max_msg_len = 100;
+	struct mb big;
+	mb_init(&big);
+	char payload[300];
+	memset(payload, 'x', sizeof(payload));
+	mqtt_build_publish(&big, 4, 0, false, false, "t", 0, NULL, payload, sizeof(payload));
+	assert_int_equal(big.p[2] & 0x80, 0); /* a 3-byte fixed header */
+	sess_init(&s, &cfg, false);
+	connect_v(&s, 4, "c");
+	rec_reset(&s.rec);
+	sess_feed(&s, TOSERVER, big.p, 2);
+	assert_int_equal(s.rec.n_tx, 0);
+	sess_feed(&s, TOSERVER, big.p + 2, 1);
+	assert_int_equal(s.rec.n_tx, 1);
+	assert_has(&s, "\"truncated\":true");
+	sess_feed(&s, TOSERVER, big.p + 3, big.len - 3);
+	sess_feed(&s, TOSERVER, ping, 2);
+	assert_int_equal(s.rec.n_tx, 2);
+	assert_has(&s, "\"pingreq\"");
+	mb_free(&big);
 	sess_deinit(&s);
 }
 
@@ -880,6 +945,7 @@ int main(void)
 		cmocka_unit_test(test_unmatched_answers),
 		cmocka_unit_test(test_duplicate_acks),
 		cmocka_unit_test(test_repeated_pubrec_is_duplicate),
+		cmocka_unit_test(test_header_completed_by_last_byte),
 		cmocka_unit_test(test_missing_ack_at_close),
 		cmocka_unit_test(test_pending_at_timeout),
 		cmocka_unit_test(test_unintroduced_once_per_direction),

@@ -1,7 +1,9 @@
+/* test_split_replay.c - every MQTT decoder case replayed at every split point (GUIDE §6). */
+
 /*
- * test_split_replay.c - every decoder case replayed at every split point
- * (GUIDE §6): the session layer's output must not depend on where segment
- * boundaries fall.
+ * The session layer's output must not depend on where segment boundaries
+ * fall: each case is fed whole, split in two at every byte of every step,
+ * and byte by byte, and the recorded output must be identical.
  */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include <setjmp.h>

@@ -64,18 +64,19 @@ void engine_cfg_default(struct engine_cfg *c)
 
 /* ---- EVE record framing ---- */
 
-static void eve_addr(struct jw *w, const char *key, uint8_t family,
-		     const uint8_t *a)
+/* Formats the flow's addresses once; records reuse the text. */
+static void flow_addr_text(struct flow *f)
 {
-	char buf[INET6_ADDRSTRLEN];
-	if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, a, buf, sizeof(buf)))
-		buf[0] = 0;
-	jw_cstr(w, key, buf);
+	int af = f->family == 4 ? AF_INET : AF_INET6;
+	if (!inet_ntop(af, f->cli, f->cli_str, sizeof(f->cli_str)))
+		strcpy(f->cli_str, "?");
+	if (!inet_ntop(af, f->srv, f->srv_str, sizeof(f->srv_str)))
+		strcpy(f->srv_str, "?");
 }
 
 /* Opens a record: timestamp, ids, event type and the flow tuple. */
 static void eve_begin(struct engine *e, const char *event_type,
-		      const struct flow *f, bool toclient, uint64_t ts,
+		      struct flow *f, bool toclient, uint64_t ts,
 		      uint64_t cnt)
 {
 	char tbuf[48];
@@ -83,12 +84,12 @@ static void eve_begin(struct engine *e, const char *event_type,
 	jw_reset(w);
 	jw_open_obj(w, NULL);
 	size_t tn = timefmt_format(&e->tf, ts, tbuf, sizeof(tbuf));
-	jw_str(w, "timestamp", (const uint8_t *)tbuf, tn);
+	jw_ascii(w, "timestamp", tbuf, tn);
 	if (f)
 		jw_uint(w, "flow_id", f->id);
 	if (cnt)
 		jw_uint(w, "pcap_cnt", cnt);
-	jw_cstr(w, "event_type", event_type);
+	jw_ascii(w, "event_type", event_type, strlen(event_type));
 	if (!f)
 		return;
 	if (f->vlan_n) {
@@ -97,11 +98,15 @@ static void eve_begin(struct engine *e, const char *event_type,
 			jw_uint(w, NULL, f->vlan[i]);
 		jw_close_arr(w);
 	}
-	eve_addr(w, "src_ip", f->family, toclient ? f->srv : f->cli);
+	if (!f->cli_str[0])
+		flow_addr_text(f);
+	const char *src = toclient ? f->srv_str : f->cli_str;
+	const char *dst = toclient ? f->cli_str : f->srv_str;
+	jw_ascii(w, "src_ip", src, strlen(src));
 	jw_uint(w, "src_port", toclient ? f->sport : f->cport);
-	eve_addr(w, "dest_ip", f->family, toclient ? f->cli : f->srv);
+	jw_ascii(w, "dest_ip", dst, strlen(dst));
 	jw_uint(w, "dest_port", toclient ? f->cport : f->sport);
-	jw_cstr(w, "proto", "TCP");
+	jw_ascii(w, "proto", "TCP", 3);
 }
 
 static void eve_end(struct engine *e)
@@ -127,7 +132,7 @@ static void sink_tx(void *ud, const struct mqtt_state *st, bool toclient,
 {
 	struct engine *e = ud;
 	eve_begin(e, "mqtt", e->cur_flow, toclient, e->cur_ts, e->cur_cnt);
-	jw_cstr(&e->line, "app_proto", "mqtt");
+	jw_ascii(&e->line, "app_proto", "mqtt", 4);
 	jw_open_obj(&e->line, "mqtt");
 	jw_append(&e->line, frag, frag_len);
 	jw_close_obj(&e->line);

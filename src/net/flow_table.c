@@ -116,6 +116,10 @@ void flow_table_touch(struct flow_table *ft, struct flow *f, bool closed)
 void flow_swap(struct flow *f)
 {
 	uint8_t a[16];
+	char t[sizeof(f->cli_str)];
+	memcpy(t, f->cli_str, sizeof(t));
+	memcpy(f->cli_str, f->srv_str, sizeof(t));
+	memcpy(f->srv_str, t, sizeof(t));
 	memcpy(a, f->cli, 16);
 	memcpy(f->cli, f->srv, 16);
 	memcpy(f->srv, a, 16);

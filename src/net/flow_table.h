@@ -56,6 +56,9 @@ struct flow {
 	uint64_t bytes[2];
 	struct tcp_dir d[2]; /* 0: client -> server, 1: server -> client */
 	struct mqtt_state *mqtt;
+	/* Addresses as text, made once for EVE records (empty until then). */
+	char cli_str[46];
+	char srv_str[46];
 	/* First payload bytes held while the CONNECT probe needs more. */
 	uint8_t probe[16];
 	uint8_t probe_len;

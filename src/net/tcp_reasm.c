@@ -130,12 +130,12 @@ static void data_segment(struct reasm_ctx *rc, struct flow *f, int dir,
 	struct tcp_dir *d = &f->d[dir];
 	int32_t off = (int32_t)(seq - d->next_seq);
 	rc->st.segments++;
-	if (off < 0 && (uint32_t)(-off) >= wirelen) {
+	if (off < 0 && 0u - (uint32_t)off >= wirelen) {
 		rc->st.retransmissions++;
 		return;
 	}
 	if (off < 0) {
-		uint32_t trim = (uint32_t)(-off);
+		uint32_t trim = 0u - (uint32_t)off;
 		rc->st.overlaps++;
 		seq += trim;
 		wirelen -= trim;

@@ -70,45 +70,77 @@ static inline void jw_putc(struct jw *w, char c)
 static const char hexd[] = "0123456789abcdef";
 static const char hexu[] = "0123456789ABCDEF";
 
-/* Escapes p[0..n) as the inside of a JSON string (no quotes). */
+/* Bytes that can be copied into a JSON string as they are. */
+static inline bool jw_plain(uint8_t c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* Writes one byte that is not plain (see jw_escape). */
+static char *jw_escape_byte(char *o, uint8_t c, bool valid)
+{
+	if (c == '"' || c == '\\') {
+		*o++ = '\\';
+		*o++ = (char)c;
+	} else if (valid && c >= 0x80) {
+		*o++ = (char)c;
+	} else if (c == '\n') {
+		*o++ = '\\'; *o++ = 'n';
+	} else if (c == '\r') {
+		*o++ = '\\'; *o++ = 'r';
+	} else if (c == '\t') {
+		*o++ = '\\'; *o++ = 't';
+	} else if (valid) {
+		*o++ = '\\'; *o++ = 'u'; *o++ = '0'; *o++ = '0';
+		*o++ = hexd[c >> 4];
+		*o++ = hexd[c & 15];
+	} else {
+		/* Not UTF-8: show the raw byte, as Suricata does. */
+		*o++ = '\\'; *o++ = '\\'; *o++ = 'x';
+		*o++ = hexu[c >> 4];
+		*o++ = hexu[c & 15];
+	}
+	return o;
+}
+
+/*
+ * Per byte: 0 copy as is, 1 needs an escape (control, DEL, quote, backslash),
+ * 2 high bit (part of UTF-8, or a raw byte).
+ */
+static const uint8_t esc_class[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+/*
+ * Escapes p[0..n) as the inside of a JSON string (no quotes), in one pass;
+ * the UTF-8 check of the whole string runs only once a byte whose escape
+ * depends on it (control, DEL or high byte) shows up.
+ */
 static void jw_escape(struct jw *w, const uint8_t *p, size_t n)
 {
-	bool valid = utf8_check(p, n) != UTF8_INVALID;
+	int valid = -1; /* unknown until a high byte is seen */
 	/* Worst case: six output bytes per input byte. */
 	if (n > SIZE_MAX / 6 || !jw_reserve(w, n * 6))
 		return;
 	char *o = w->buf + w->len;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = p[i];
-		if (c == '"' || c == '\\') {
-			*o++ = '\\';
+		uint8_t k = esc_class[c];
+		if (k == 0) {
 			*o++ = (char)c;
-		} else if (c >= 0x20 && c < 0x7f) {
-			*o++ = (char)c;
-		} else if (valid && c >= 0x80) {
-			*o++ = (char)c;
-		} else if (valid || c < 0x20) {
-			switch (c) {
-			case '\n': *o++ = '\\'; *o++ = 'n'; break;
-			case '\r': *o++ = '\\'; *o++ = 'r'; break;
-			case '\t': *o++ = '\\'; *o++ = 't'; break;
-			default:
-				if (valid) {
-					*o++ = '\\'; *o++ = 'u'; *o++ = '0';
-					*o++ = '0'; *o++ = hexd[c >> 4];
-					*o++ = hexd[c & 15];
-				} else {
-					*o++ = '\\'; *o++ = '\\'; *o++ = 'x';
-					*o++ = hexu[c >> 4];
-					*o++ = hexu[c & 15];
-				}
-			}
-		} else {
-			/* Not UTF-8: show the raw byte. */
-			*o++ = '\\'; *o++ = '\\'; *o++ = 'x';
-			*o++ = hexu[c >> 4];
-			*o++ = hexu[c & 15];
+			continue;
 		}
+		/* Quote and backslash escape the same way in either case. */
+		if (valid < 0 && c != '"' && c != '\\')
+			valid = utf8_check(p, n) != UTF8_INVALID;
+		o = jw_escape_byte(o, c, valid != 0);
 	}
 	w->len = (size_t)(o - w->buf);
 }
@@ -128,9 +160,25 @@ static void jw_member(struct jw *w, const uint8_t *key, size_t kn)
 	}
 }
 
+/* Keys given as C strings are program constants: no escaping needed. */
 static inline void jw_key(struct jw *w, const char *key)
 {
-	jw_member(w, (const uint8_t *)key, key ? strlen(key) : 0);
+	uint64_t bit = w->depth < 64 ? (1ull << w->depth) : 0;
+	size_t kn = key ? strlen(key) : 0;
+	if (!jw_reserve(w, kn + 4))
+		return;
+	char *o = w->buf + w->len;
+	if (w->has_item & bit)
+		*o++ = ',';
+	w->has_item |= bit;
+	if (key) {
+		*o++ = '"';
+		memcpy(o, key, kn);
+		o += kn;
+		*o++ = '"';
+		*o++ = ':';
+	}
+	w->len = (size_t)(o - w->buf);
 }
 
 static void jw_open(struct jw *w, char c)
@@ -223,6 +271,17 @@ void jw_str_kv_bytes(struct jw *w, const uint8_t *k, size_t kn,
 void jw_cstr(struct jw *w, const char *key, const char *s)
 {
 	jw_str(w, key, (const uint8_t *)s, strlen(s));
+}
+
+void jw_ascii(struct jw *w, const char *key, const char *s, size_t n)
+{
+	jw_key(w, key);
+	if (!jw_reserve(w, n + 2))
+		return;
+	w->buf[w->len++] = '"';
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len++] = '"';
 }
 
 void jw_uint(struct jw *w, const char *key, uint64_t v)

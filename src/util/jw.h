@@ -49,6 +49,8 @@ void jw_str(struct jw *w, const char *key, const uint8_t *p, size_t n);
 void jw_str_budget(struct jw *w, const char *key, const uint8_t *p, size_t n,
 		   size_t *budget);
 void jw_cstr(struct jw *w, const char *key, const char *s);
+/* A value known to need no escaping (program text, formatted numbers). */
+void jw_ascii(struct jw *w, const char *key, const char *s, size_t n);
 void jw_uint(struct jw *w, const char *key, uint64_t v);
 void jw_int(struct jw *w, const char *key, int64_t v);
 void jw_bool(struct jw *w, const char *key, bool v);

@@ -59,6 +59,15 @@ size_t timefmt_format(struct timefmt *tf, uint64_t ts_us, char *out,
 			 (unsigned)(rem % 60));
 		tf->sec = sec;
 	}
-	int n = snprintf(out, outsz, "%s.%06u%s", tf->prefix, usec, tf->zone);
-	return n < 0 ? 0 : (size_t)n;
+	size_t pl = strlen(tf->prefix), zl = strlen(tf->zone);
+	if (outsz < pl + zl + 8)
+		return 0;
+	memcpy(out, tf->prefix, pl);
+	out[pl] = '.';
+	for (int i = 6; i >= 1; i--) {
+		out[pl + (size_t)i] = (char)('0' + usec % 10);
+		usec /= 10;
+	}
+	memcpy(out + pl + 7, tf->zone, zl + 1);
+	return pl + 7 + zl;
 }

@@ -18,12 +18,15 @@
 # the traffic, after which the script fails. The broker, clients and tcpdump are
 # stopped by a trap however the script ends.
 #
-# Writes OUT.pcap and OUT.pcap.meta (port=, packets=, flows=, syn_flows=, seconds=,
-# dropped=) that bench/run.sh reads. Exit status 0 only when the capture holds PACKETS
-# packets and tcpdump dropped none.
+# Writes OUT.pcap and OUT.pcap.meta (port=, packets=, connections=, address_port_pairs=,
+# seconds=, dropped=, ...) that bench/run.sh reads. Linux reuses client ports on
+# loopback quickly, so the ~10000 TCP connections share fewer address/port pairs.
+# Exit status 0 only when the capture holds PACKETS packets and tcpdump dropped none.
 #
-# Tunables (environment): BENCH_FLOWS (10000), BENCH_JOBS (parallel publishers, 3),
-# BENCH_TIME_LIMIT (540), BENCH_SEED (1).
+# Tunables (environment): BENCH_FLOWS (10000), BENCH_JOBS (parallel publishers, 6;
+# most of a session is waiting on the broker, so 6 keep 2 cores busy),
+# BENCH_TIME_LIMIT (540), BENCH_SEED (1), BENCH_PORT (first free from 18883),
+# BENCH_TOPUP=0 (debugging: no gateways, stop when the sessions are done).
 set -euo pipefail
 set -m # each background job gets its own process group, so the trap can stop it whole
 
@@ -32,10 +35,11 @@ usage() { echo "usage: $0 OUT.pcap [PACKETS]" >&2; exit 2; }
 OUT=$1
 PACKETS=${2:-1000000}
 FLOWS=${BENCH_FLOWS:-10000}
-JOBS=${BENCH_JOBS:-3}
+JOBS=${BENCH_JOBS:-6}
 LIMIT=${BENCH_TIME_LIMIT:-540}
 SEED=${BENCH_SEED:-1}
 HOST=127.0.0.1 # loopback only, never anything else
+mkdir -p "$(dirname "$OUT")"
 [[ $PACKETS =~ ^[0-9]+$ && $PACKETS -ge 1000 ]] || { echo "PACKETS must be a number >= 1000" >&2; exit 2; }
 [[ $FLOWS =~ ^[0-9]+$ && $FLOWS -ge 10 ]] || { echo "BENCH_FLOWS must be a number >= 10" >&2; exit 2; }
 [[ $JOBS =~ ^[0-9]+$ && $JOBS -ge 1 && $JOBS -le 16 ]] || { echo "BENCH_JOBS must be 1..16" >&2; exit 2; }
@@ -47,11 +51,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 make -s -C "$HERE" >/dev/null
 
 # Messages per session of the "batch" kinds are scaled so the sessions alone make
-# about 90% of PACKETS; the gateways top up the rest. PKT_BASE (per session) and
-# PKT_MSG (per published message, broker fan-out to the subscribers included) were
-# measured on this setup with BENCH_FLOWS=1000; the top-up phase absorbs the error.
-PKT_BASE=13
-PKT_MSG=7.5
+# about 85% of PACKETS; the gateways top up the rest. PKT_BASE (packets per session)
+# and PKT_MSG (per published message, broker fan-out to the subscribers included;
+# back-to-back publishes share segments, hence < 3) were measured on this setup with
+# BENCH_FLOWS=1000; the top-up phase absorbs the error.
+PKT_BASE=14
+PKT_MSG=2.75
 
 WORK=$(mktemp -d /tmp/mqttids-bench.XXXXXX)
 PIDS=()
@@ -67,13 +72,13 @@ cleanup() {
 		wait "${PIDS[i]}" 2>/dev/null || true
 	done
 	rm -rf "$WORK"
+	((rc == 0)) || rm -f "${TMP_OUT:-}" # no half-written capture is left behind
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 T0=$SECONDS
-time_left() { echo $((LIMIT - (SECONDS - T0))); }
 check_time() {
 	if ((SECONDS - T0 >= LIMIT)); then
 		echo "$0: time limit of ${LIMIT}s reached" >&2
@@ -84,10 +89,11 @@ check_time() {
 # --- a free port on 127.0.0.1: nothing listening and no socket using it -------------
 PORT=${BENCH_PORT:-}
 if [[ -z $PORT ]]; then
-	for ((PORT = 18883; PORT < 18983; PORT++)); do
-		[[ -z $(ss -Htan "( sport = :$PORT or dport = :$PORT )") ]] && break
+	for ((p = 18883; p < 18983; p++)); do
+		[[ -z $(ss -Htan "( sport = :$p or dport = :$p )") ]] && { PORT=$p; break; }
 	done
 fi
+[[ $PORT =~ ^[0-9]+$ && $PORT -ge 1024 && $PORT -le 65535 ]] || { echo "$0: no usable port (${PORT:-none free in 18883-18982})" >&2; exit 1; }
 
 # --- broker ---------------------------------------------------------------------------
 cat >"$WORK/mosquitto.conf" <<EOF
@@ -153,17 +159,21 @@ done
 # kind: one (-m), batch (-l, count lines), repeat (--repeat count), big (-f blob of count kB).
 SCALE=$(awk -v p="$PACKETS" -v f="$FLOWS" -v b="$PKT_BASE" -v m="$PKT_MSG" 'BEGIN {
 	# mean messages per session of the plan below is 2.47 + 4.225 * scale
-	msgs = (0.9 * p - f * b) / m / f; s = (msgs - 2.47) / 4.225; if (s < 0.05) s = 0.05; printf "%.3f", s }')
-awk -v n="$FLOWS" -v seed="$SEED" -v scale="$SCALE" 'BEGIN {
+	msgs = (0.85 * p - f * b) / m / f; s = (msgs - 2.47) / 4.225; if (s < 0.05) s = 0.05; printf "%.3f", s }')
+awk -v n="$FLOWS" -v seed="$SEED" -v scale="$SCALE" -v jobs="$JOBS" 'BEGIN {
 	srand(seed)
-	split("esp32 esp8266 shelly zigbee2mqtt tasmota rpi", types, " ")
+	split("esp32 esp8266 shelly zigbee tasmota rpi", types, " ")
 	split("kitchen livingroom bedroom garage garden office bathroom hallway", rooms, " ")
-	ndev = int(n / 25) + 1
+	# Each device connects about 25 times. Session i runs on worker i % jobs and is
+	# device i % ndev with ndev a multiple of jobs, so one device never has two
+	# sessions at once (the broker would make them take over each other forever).
+	ndev = jobs * (int(n / (25 * jobs)) + 1)
 	for (i = 0; i < n; i++) {
-		d = int(rand() * ndev)
+		d = i % ndev
 		type = types[d % 6 + 1]; room = rooms[int(d / 6) % 8 + 1]
 		cid = type "-" room "-" d
 		r = rand(); ver = r < 0.80 ? "mqttv311" : (r < 0.95 ? "mqttv5" : "mqttv31")
+		if (ver == "mqttv31" && length(cid) > 23) ver = "mqttv311" # 3.1 allows 23 bytes
 		r = rand(); qos = r < 0.5 ? 0 : (r < 0.8 ? 1 : 2)
 		r = rand()
 		if (r < 0.55) { kind = "one"; cnt = 1 }
@@ -177,7 +187,7 @@ awk -v n="$FLOWS" -v seed="$SEED" -v scale="$SCALE" 'BEGIN {
 		user = rand() < 0.3 ? "dev-" d : "-"
 		retain = (kind == "one" && rand() < 0.1) ? 1 : 0
 		will = rand() < 0.1 ? 1 : 0
-		print cid, ver, qos, kind, cnt, topic, user, retain, will > ("'"$WORK"'/plan." (i % '"$JOBS"'))
+		print cid, ver, qos, kind, cnt, topic, user, retain, will > ("'"$WORK"'/plan." (i % jobs))
 		msgs += kind == "big" ? 1 : cnt
 	}
 	print msgs
@@ -185,6 +195,7 @@ awk -v n="$FLOWS" -v seed="$SEED" -v scale="$SCALE" 'BEGIN {
 
 # One worker runs its share of the plan one session after another; readings are built
 # with printf -v and here-strings so each session costs one fork (mosquitto_pub).
+# timeout --foreground stays in the worker's process group, so the trap stops it too.
 worker() {
 	local plan=$1 wid=$2 cid ver qos kind cnt topic user retain will msg lines i t h
 	RANDOM=$((SEED * 100 + wid))
@@ -202,9 +213,9 @@ worker() {
 		printf -v msg '{"device":"%s","temperature":%d.%d,"humidity":%d,"battery":%d,"rssi":-%d}' \
 			"$cid" $((t / 10)) $((t % 10)) "$h" $((20 + RANDOM % 81)) $((40 + RANDOM % 50))
 		case $kind in
-		one) mosquitto_pub "${args[@]}" -m "$msg" ;;
-		repeat) mosquitto_pub "${args[@]}" -m "$msg" --repeat "$cnt" ;;
-		big) mosquitto_pub "${args[@]}" -f "$WORK/blob$cnt.json" ;;
+		one) timeout --foreground 30 mosquitto_pub "${args[@]}" -m "$msg" ;;
+		repeat) timeout --foreground 30 mosquitto_pub "${args[@]}" -m "$msg" --repeat "$cnt" ;;
+		big) timeout --foreground 30 mosquitto_pub "${args[@]}" -f "$WORK/blob$cnt.json" ;;
 		batch)
 			lines=
 			for ((i = 0; i < cnt; i++)); do
@@ -213,9 +224,9 @@ worker() {
 					"$cid" "$i" $((t / 10)) $((t % 10)) "$h"
 				lines+=$msg$'\n'
 			done
-			mosquitto_pub "${args[@]}" -l <<<"${lines%$'\n'}"
+			timeout --foreground 30 mosquitto_pub "${args[@]}" -l <<<"${lines%$'\n'}"
 			;;
-		esac || echo "session $cid failed" >>"$WORK/failures"
+		esac || echo "session $cid ($ver qos $qos $kind $cnt) failed: exit $?" >>"$WORK/failures"
 	done <"$plan"
 }
 
@@ -241,21 +252,29 @@ T_SESSIONS=$((SECONDS - T0))
 FAILED=0
 [[ -f $WORK/failures ]] && FAILED=$(wc -l <"$WORK/failures")
 echo "make_capture: sessions done in ${T_SESSIONS}s ($FAILED failed)" >&2
+((FAILED)) && head -5 "$WORK/failures" >&2
 
 # --- top-up: gateways stream readings until tcpdump has PACKETS packets ----------------
+# A gateway (a Zigbee bridge, say) relays readings of many nodes over one connection,
+# two or three at a time every few milliseconds. The pause is a read with a timeout on
+# a FIFO nobody writes, so it costs no fork.
+mkfifo "$WORK/nap"
 gateway() {
-	local g=$1 qos=$2 lines i t=200 h=50
+	local g=$1 qos=$2 lines i t=200 h=50 nap
+	exec {nap}<>"$WORK/nap"
 	RANDOM=$((SEED * 1000 + g))
 	while :; do
 		lines=
-		for ((i = 0; i < 25; i++)); do
+		for ((i = 0; i < 1 + RANDOM % 3; i++)); do
 			t=$((t + RANDOM % 5 - 2)) h=$((h + RANDOM % 3 - 1))
+			((t < 100 || t > 350)) && t=200
+			((h < 10 || h > 95)) && h=50
 			printf -v msg '{"device":"zb-node-%d","bridge":"gw-%d","temperature":%d.%d,"humidity":%d,"linkquality":%d}' \
 				$((RANDOM % 64)) "$g" $((t / 10)) $((t % 10)) "$h" $((RANDOM % 256))
 			lines+=$msg$'\n'
 		done
 		printf '%s' "$lines" || return 0
-		sleep 0.02
+		read -r -t 0.004 -u "$nap" _ || true
 	done | mosquitto_pub -h "$HOST" -p "$PORT" -i "gateway-$g" -q "$qos" -t "sensors/bridge/gw-$g/telemetry" -l --quiet
 }
 if [[ ${BENCH_TOPUP:-1} == 0 ]]; then
@@ -278,18 +297,19 @@ cat "$WORK/tcpdump.err" | grep -v "listening on" >&2 || true
 DROPPED=$(awk '/dropped by kernel/ {print $1}' "$WORK/tcpdump.err")
 mv "$TMP_OUT" "$OUT"
 
-read -r _ _ flows syn <<<"$("$HERE/out/pcap_flows" "$OUT" "$PORT" | tr '=' ' ' | awk '{print $2, $4, $6, $8}')"
+read -r _ _ pairs conns <<<"$("$HERE/out/pcap_flows" "$OUT" "$PORT" | tr '=' ' ' | awk '{print $2, $4, $6, $8}')"
 COUNT=$(capinfos -c -M "$OUT" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /, "", $2); print $2}')
 cat >"$OUT.meta" <<EOF
 port=$PORT
 packets=$COUNT
-flows=$flows
-syn_flows=$syn
+connections=$conns
+address_port_pairs=$pairs
 sessions=$FLOWS
 failed_sessions=$FAILED
 dropped=${DROPPED:-unknown}
 seconds=$T_TOTAL
 sessions_seconds=$T_SESSIONS
 EOF
-echo "make_capture: $OUT: $COUNT packets, $flows TCP flows ($syn with SYN), port $PORT, ${T_TOTAL}s, dropped ${DROPPED:-?}" >&2
+echo "make_capture: $OUT: $COUNT packets, $conns TCP connections over $pairs address/port pairs," \
+	"port $PORT, ${T_TOTAL}s, dropped ${DROPPED:-?}" >&2
 [[ $COUNT == "$PACKETS" && ${DROPPED:-1} == 0 ]]

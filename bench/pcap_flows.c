@@ -6,9 +6,13 @@
  * IPv6 (Ethernet, Linux cooked v1/v2, raw IP or BSD loopback link types). With PORT,
  * only segments to or from PORT count. Prints one line:
  *
- *   packets=N tcp_packets=T flows=F syn_flows=S
+ *   packets=N tcp_packets=T flows=F connections=C
  *
- * syn_flows counts flows whose client SYN (SYN without ACK) is in the capture. The
+ * flows counts distinct address/port pairs. connections counts TCP connections: a
+ * client SYN (SYN without ACK) with a new initial sequence number for its pair (a
+ * retransmitted SYN is not a new connection). On loopback Linux reuses client ports
+ * quickly (net.ipv4.tcp_tw_reuse=2 allows it for loopback), so a busy capture holds
+ * more connections than pairs. The
  * capture's own bytes are read with explicit bounds checks; this is a measuring tool,
  * not part of mqttids. Exit status 1 when the file cannot be read or the flow set
  * outgrows its table (2^22 flows).
@@ -27,10 +31,11 @@ struct key {
 	uint8_t a[16], b[16];
 	uint16_t pa, pb;
 	uint8_t used, syn;
+	uint32_t isn;
 };
 
 static struct key *tbl;
-static uint64_t nflows, nsyn;
+static uint64_t nflows, nconns;
 
 static uint64_t hash_key(const struct key *k)
 {
@@ -42,7 +47,7 @@ static uint64_t hash_key(const struct key *k)
 }
 
 static int flow_add(const uint8_t *sa, const uint8_t *da, size_t alen, uint16_t sp, uint16_t dp,
-		    int client_syn)
+		    int client_syn, uint32_t seq)
 {
 	struct key k;
 	memset(&k, 0, sizeof(k));
@@ -63,9 +68,10 @@ static int flow_add(const uint8_t *sa, const uint8_t *da, size_t alen, uint16_t 
 			e->syn = 0;
 		}
 		if (memcmp(e, &k, offsetof(struct key, used)) == 0) {
-			if (client_syn && !e->syn) {
+			if (client_syn && (!e->syn || e->isn != seq)) {
 				e->syn = 1;
-				nsyn++;
+				e->isn = seq;
+				nconns++;
 			}
 			return 0;
 		}
@@ -159,7 +165,8 @@ int main(int argc, char **argv)
 			continue;
 		tcp++;
 		int client_syn = (d[l4 + 13] & 0x12) == 0x02;
-		if (flow_add(sa, da, alen, sp, dp, client_syn) < 0) {
+		uint32_t seq = (uint32_t)d[l4 + 4] << 24 | (uint32_t)d[l4 + 5] << 16 | (uint32_t)d[l4 + 6] << 8 | d[l4 + 7];
+		if (flow_add(sa, da, alen, sp, dp, client_syn, seq) < 0) {
 			fprintf(stderr, "pcap_flows: flow table full\n");
 			return 1;
 		}
@@ -167,8 +174,8 @@ int main(int argc, char **argv)
 	if (rc == PCAP_ERROR)
 		fprintf(stderr, "pcap_flows: %s: %s\n", argv[1], pcap_geterr(p));
 	pcap_close(p);
-	printf("packets=%llu tcp_packets=%llu flows=%llu syn_flows=%llu\n", (unsigned long long)packets,
-	       (unsigned long long)tcp, (unsigned long long)nflows, (unsigned long long)nsyn);
+	printf("packets=%llu tcp_packets=%llu flows=%llu connections=%llu\n", (unsigned long long)packets,
+	       (unsigned long long)tcp, (unsigned long long)nflows, (unsigned long long)nconns);
 	free(tbl);
 	return rc == PCAP_ERROR ? 1 : 0;
 }

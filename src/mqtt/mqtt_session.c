@@ -31,7 +31,7 @@ void mqtt_cfg_default(struct mqtt_cfg *c)
 	c->max_msg_len = 1024 * 1024;
 	c->string_log_limit = SIZE_MAX;
 	c->log_passwords = false;
-	c->max_tx = 64;
+	c->max_tx = 256;
 	c->max_pending_total = 65536;
 	c->tx_memcap = 32u * 1024 * 1024;
 	c->max_props = 256;
@@ -133,6 +133,34 @@ static void pending_unlink(struct mqtt_state *st, struct mqtt_pending *prev,
 	st->n_pending--;
 }
 
+#define EARLY_BYTES (65536 / 8)
+
+/* Remembers that the transaction with this id was logged unanswered. */
+static void early_mark(struct mqtt_ctx *c, struct mqtt_state *st,
+		       bool toclient, uint16_t id)
+{
+	uint8_t **bm = &st->early[toclient];
+	if (!*bm) {
+		if (c->pending_bytes + EARLY_BYTES > c->cfg.tx_memcap ||
+		    !(*bm = calloc(1, EARLY_BYTES)))
+			return; /* the late answer will be reported as missing */
+		c->pending_bytes += EARLY_BYTES;
+	}
+	(*bm)[id >> 3] |= (uint8_t)(1u << (id & 7));
+}
+
+/* Tests (and, when final, clears) the early mark of an answered id. */
+static bool early_take(struct mqtt_state *st, bool toclient, uint16_t id,
+		       bool final)
+{
+	uint8_t *bm = st->early[toclient];
+	if (!bm || !(bm[id >> 3] & (1u << (id & 7))))
+		return false;
+	if (final)
+		bm[id >> 3] &= (uint8_t)~(1u << (id & 7));
+	return true;
+}
+
 static void pending_finish(struct mqtt_ctx *c, struct mqtt_state *st,
 			   struct mqtt_pending *prev, struct mqtt_pending *p,
 			   const struct mqtt_sink *sink)
@@ -160,12 +188,21 @@ static void pending_start(struct mqtt_ctx *c, struct mqtt_state *st,
 			  uint32_t pkt_id, const struct mqtt_sink *sink)
 {
 	if (st->n_pending >= c->cfg.max_tx && st->pend_head) {
-		emit_anomaly(c, st, st->pend_head->toclient,
-			     "too_many_transactions",
-			     "oldest pending transaction logged unanswered",
-			     sink);
+		struct mqtt_pending *old = st->pend_head;
+		if (!st->overflow_reported) {
+			/* Once per flow: the cap is ours, not a protocol error. */
+			st->overflow_reported = true;
+			emit_anomaly(c, st, old->toclient, "too_many_transactions",
+				     "unanswered transactions over mqtt.max-tx: the oldest are logged before their answers",
+				     sink);
+		}
 		c->stats.tx_dropped++;
-		pending_finish(c, st, NULL, st->pend_head, sink);
+		bool mark = old->kind != MQTT_CONNECT;
+		bool dir = old->toclient;
+		uint16_t id = (uint16_t)old->pkt_id;
+		pending_finish(c, st, NULL, old, sink);
+		if (mark)
+			early_mark(c, st, dir, id);
 	}
 	struct mqtt_pending *p = NULL;
 	if (c->pending_total < c->cfg.max_pending_total &&
@@ -178,12 +215,17 @@ static void pending_start(struct mqtt_ctx *c, struct mqtt_state *st,
 	}
 	if (!p) {
 		c->stats.tx_dropped++;
-		emit_anomaly(c, st, toclient, "tx_memcap_reached",
-			     "transaction logged before its acknowledgement",
-			     sink);
+		if (!st->overflow_reported) {
+			st->overflow_reported = true;
+			emit_anomaly(c, st, toclient, "tx_memcap_reached",
+				     "transactions logged before their answers: mqtt.max-pending-total or mqtt.tx-memcap reached",
+				     sink);
+		}
 		jw_reset(&c->scratch);
 		mqtt_eve_msg(&c->scratch, m, &c->cfg);
 		emit_tx(c, st, toclient, &c->scratch, sink);
+		if (pkt_id <= 0xffff)
+			early_mark(c, st, toclient, (uint16_t)pkt_id);
 		return;
 	}
 	c->pending_total++;
@@ -269,6 +311,13 @@ static void unmatched_answer(struct mqtt_ctx *c, struct mqtt_state *st,
 			     const struct mqtt_sink *sink)
 {
 	char detail[80];
+	bool final = m->type != MQTT_PUBREC && m->type != MQTT_PUBREL;
+	if (m->has_msg_id && early_take(st, initiator_toclient, m->msg_id, final)) {
+		/* Its request was logged early because a cap was hit. */
+		c->stats.late_answers++;
+		emit_standalone(c, st, toclient, m, sink);
+		return;
+	}
 	bool dup = m->has_msg_id && recently_done(st, initiator_toclient,
 						  m->msg_id);
 	snprintf(detail, sizeof(detail), "%s for packet id %u",
@@ -736,8 +785,13 @@ void mqtt_state_free(struct mqtt_ctx *c, struct mqtt_state *st,
 		}
 		pending_finish(c, st, NULL, p, sink);
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		free(st->dir[i].buf);
+		if (st->early[i]) {
+			free(st->early[i]);
+			c->pending_bytes -= EARLY_BYTES;
+		}
+	}
 	jw_deinit(&st->session);
 	free(st->client_id);
 	free(st->username);

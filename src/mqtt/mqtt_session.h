@@ -63,6 +63,7 @@ struct mqtt_ctx {
 		uint64_t resyncs;
 		uint64_t giveups;
 		uint64_t tx_dropped; /* logged early because a cap was hit */
+		uint64_t late_answers; /* answers to transactions logged early */
 	} stats;
 };
 
@@ -97,6 +98,14 @@ struct mqtt_state {
 	uint16_t recent_done[2][8]; /* ids of recently completed txs by dir */
 	uint8_t recent_pos[2];
 	uint8_t recent_n[2];
+	/*
+	 * Packet ids (by direction of the request) whose transaction was
+	 * logged before its answer because a cap was hit: the late answer
+	 * is logged on its own without a missing_* anomaly. One bit per id,
+	 * allocated only for flows that hit a cap, charged to tx-memcap.
+	 */
+	uint8_t *early[2];
+	bool overflow_reported;
 	size_t buf_bytes;       /* bytes held in dir buffers */
 };
 

@@ -150,7 +150,8 @@ static void data_segment(struct reasm_ctx *rc, struct flow *f, int dir,
 	if (off == 0) {
 		rc->st.in_order++;
 		/* Bytes queued earlier came first: they win over this copy. */
-		while (caplen > 0 && d->ooo && SEQ_LT(d->ooo->seq, seq + caplen)) {
+		while (caplen > 0 && d->ooo && SEQ_LEQ(seq, d->ooo->seq) &&
+		       SEQ_LT(d->ooo->seq, seq + caplen)) {
 			deliver(d, f, dir, p, d->ooo->seq - seq, out);
 			drain(rc, d, f, dir, out);
 			uint32_t used = d->next_seq - seq;

@@ -158,10 +158,33 @@ int config_set(struct engine_cfg *c, const char *key, const char *val,
 	return -1;
 }
 
+/* Bounds on the walk: aliases can make a node contain itself or blow up. */
+#define WALK_MAX_DEPTH 16
+#define WALK_MAX_NODES 10000
+
+struct walk_ctx {
+	const char *file;
+	struct engine_cfg *c;
+	unsigned nodes;
+	unsigned warnings;
+	bool reported;
+};
+
+#define WALK_MAX_WARNINGS 20
+
 /* Walks a mapping node, building dotted keys into path. */
 static void walk(yaml_document_t *doc, yaml_node_t *node, char *path,
-		 size_t plen, const char *file, struct engine_cfg *c)
+		 size_t plen, struct walk_ctx *wc, unsigned depth)
 {
+	const char *file = wc->file;
+	struct engine_cfg *c = wc->c;
+	if (depth > WALK_MAX_DEPTH || ++wc->nodes > WALK_MAX_NODES) {
+		if (!wc->reported)
+			fprintf(stderr, "%s:%zu:%zu: configuration nested too deeply or too large (aliases?); the rest is ignored\n",
+				file, node->start_mark.line + 1, node->start_mark.column + 1);
+		wc->reported = true;
+		return;
+	}
 	if (node->type == YAML_MAPPING_NODE) {
 		for (yaml_node_pair_t *pr = node->data.mapping.pairs.start;
 		     pr < node->data.mapping.pairs.top; pr++) {
@@ -177,7 +200,7 @@ static void walk(yaml_document_t *doc, yaml_node_t *node, char *path,
 				path[np++] = '.';
 			memcpy(path + np, k->data.scalar.value, klen);
 			path[np + klen] = 0;
-			walk(doc, v, path, np + klen, file, c);
+			walk(doc, v, path, np + klen, wc, depth + 1);
 			path[plen] = 0;
 		}
 		return;
@@ -187,7 +210,7 @@ static void walk(yaml_document_t *doc, yaml_node_t *node, char *path,
 		     it < node->data.sequence.items.top; it++) {
 			yaml_node_t *v = yaml_document_get_node(doc, *it);
 			if (v)
-				walk(doc, v, path, plen, file, c);
+				walk(doc, v, path, plen, wc, depth + 1);
 		}
 		return;
 	}
@@ -196,11 +219,15 @@ static void walk(yaml_document_t *doc, yaml_node_t *node, char *path,
 	const char *why;
 	const char *val = (const char *)node->data.scalar.value;
 	int r = config_set(c, path, val, &why);
-	if (r == -1)
+	if (r == 0 || ++wc->warnings > WALK_MAX_WARNINGS + 1)
+		return;
+	if (wc->warnings == WALK_MAX_WARNINGS + 1)
+		fprintf(stderr, "%s: further problems not shown\n", file);
+	else if (r == -1)
 		fprintf(stderr, "%s:%zu:%zu: unknown key '%s' ignored; expected %s\n",
 			file, node->start_mark.line + 1, node->start_mark.column + 1,
 			path, why);
-	else if (r < 0)
+	else
 		fprintf(stderr, "%s:%zu:%zu: bad value '%s' for %s ignored; expected %s\n",
 			file, node->start_mark.line + 1, node->start_mark.column + 1,
 			val, path, why);
@@ -234,8 +261,9 @@ int config_load(const char *path, struct engine_cfg *c, char *err,
 	if (root) {
 		/* A configured port list replaces the default 1883. */
 		char path_buf[256] = "";
+		struct walk_ctx wc = { path, c, 0, 0, false };
 		c->n_ports = 0;
-		walk(&doc, root, path_buf, 0, path, c);
+		walk(&doc, root, path_buf, 0, &wc, 0);
 		if (c->n_ports == 0) {
 			c->ports[0] = 1883;
 			c->n_ports = 1;

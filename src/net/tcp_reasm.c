@@ -195,6 +195,13 @@ void tcp_reasm_packet(struct reasm_ctx *rc, struct flow *f, int dir,
 		f->rst = true;
 	if (fl & TCP_SYN) {
 		if (!d->init || !d->syn) {
+			/* A SYN restarts the sequence space: queued data is stale. */
+			while (d->ooo) {
+				struct tcp_seg *s = d->ooo;
+				d->ooo = s->next;
+				seg_free(rc, d, s);
+			}
+			d->hole_acked = false;
 			d->init = true;
 			d->syn = true;
 			d->next_seq = pkt->seq + 1;

@@ -34,9 +34,10 @@ static void check_size(const char *s)
 	bool overflow = false;
 	const char *q = d;
 	for (; *q >= '0' && *q <= '9'; q++) {
-		if (digits > (UINT64_MAX - 9) / 10)
+		uint64_t dv = (uint64_t)(*q - '0');
+		if (digits > (UINT64_MAX - dv) / 10)
 			overflow = true;
-		digits = digits * 10 + (uint64_t)(*q - '0');
+		digits = digits * 10 + dv;
 	}
 	FUZZ_CHECK(q > d && !overflow);
 	FUZZ_CHECK(v == digits || v == digits * 1024u ||

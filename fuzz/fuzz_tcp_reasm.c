@@ -19,8 +19,9 @@
  *   byte 2     gap-ack timeout in 4 ms units
  *   bytes 3-10 initial sequence numbers of both directions
  *   then 7-byte records:
- *     [0] bit 7 direction, bit 6 flush after the segment, bits 0-4 TCP
- *         flags (FIN SYN RST PSH ACK)
+ *     [0] bit 7 direction, bit 6 flush after the segment, bit 5 far
+ *         (the seq offset counts 64 KiB units, so +-2^31 is reachable),
+ *         bits 0-4 TCP flags (FIN SYN RST PSH ACK)
  *     [1-2] signed offset of seq from the direction's next expected byte
  *     [3] payload length on the wire
  *     [4] bit 7 set: that many bytes (low 7 bits) missing from the capture
@@ -121,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pkt.family = 4;
 		pkt.tcp_flags = fl & 0x1f;
 		uint32_t base = d->init ? d->next_seq : isn[dir];
-		pkt.seq = base + (uint32_t)(int32_t)soff;
+		pkt.seq = base + (uint32_t)(int32_t)soff * ((fl & 0x20) ? 65536u : 1u);
 		pkt.ack = (o->init ? o->next_seq : isn[!dir]) +
 			  (uint32_t)((int32_t)aoff * 4);
 		pkt.payload_wire_len = len;

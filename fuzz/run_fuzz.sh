@@ -9,9 +9,10 @@
 #   --keep   copy the new, minimised inputs into fuzz/corpus/TARGET
 #
 # Environment: BUILD (default build/fuzz), WORK (default /tmp/mqttids-fuzz).
-# The fuzzer runs in fork mode with -ignore_crashes=1, so one crash does not
-# end the run; crash-*/timeout-*/oom-* files land in $WORK/TARGET/artifacts.
-# The summary line at the end gives the run time, executions and findings.
+# A crash does not end the run: the fuzzer is restarted for the time left
+# (a known bug may so be found again; the artifacts are kept). crash-*,
+# timeout-*, oom-* and leak-* files land in $WORK/TARGET/artifacts, the
+# reports in $WORK/TARGET/fuzz.log. The last line sums up the run.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,20 +29,36 @@ dict=$here/mqtt.dict
 [ -x "$bin" ] || { echo "run_fuzz.sh: $bin missing: cmake --preset fuzz && cmake --build build/fuzz" >&2; exit 1; }
 mkdir -p "$work/corpus" "$work/artifacts"
 cp -n "$here/corpus/$t/"* "$work/corpus/" 2>/dev/null || true
+: >"$work/fuzz.log"
+
+if ! "$bin" -runs=0 -dict="$dict" "$work/artifacts" >"$work/dict.log" 2>&1; then
+	echo "run_fuzz.sh: $bin cannot start (see $work/dict.log)" >&2
+	exit 1
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 start=$(date +%s)
-"$bin" -max_total_time="$secs" -dict="$dict" -close_fd_mask=2 \
-	-fork=1 -ignore_crashes=1 -timeout=10 -rss_limit_mb=2048 \
-	-artifact_prefix="$work/artifacts/" "$work/corpus" >"$work/fuzz.log" 2>&1 || true
+deadline=$((start + secs))
+runs=0
+while :; do
+	left=$((deadline - $(date +%s)))
+	[ "$left" -gt 0 ] || break
+	runs=$((runs + 1))
+	"$bin" -max_total_time="$left" -dict="$dict" -close_fd_mask=2 \
+		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix="$work/artifacts/" "$work/corpus" >>"$work/fuzz.log" 2>&1 || true
+done
 end=$(date +%s)
 
-# Minimise: the committed corpus first, then only inputs that add coverage.
+# Minimise into a fresh directory that starts as a copy of the committed
+# corpus, so only inputs that add coverage are new. -use_counters=0: keep
+# inputs for new edges, not for new hit counts, so the corpus stays small.
 rm -rf "$work/merged"
 mkdir -p "$work/merged"
 cp "$here/corpus/$t/"* "$work/merged/"
-"$bin" -merge=1 -close_fd_mask=2 "$work/merged" "$work/corpus" >"$work/merge.log" 2>&1 || true
+"$bin" -merge=1 -use_counters=0 -close_fd_mask=2 -timeout=10 "$work/merged" "$work/corpus" \
+	>"$work/merge.log" 2>&1 || true
 new=()
 for f in "$work/merged/"*; do
 	b=$(basename "$f")
@@ -51,9 +68,8 @@ if [ "$keep" = --keep ] && [ ${#new[@]} -gt 0 ]; then
 	cp "${new[@]}" "$here/corpus/$t/"
 fi
 
-execs=$(grep -oE '^#[0-9]+' "$work/fuzz.log" | tail -1 | tr -d '#')
-crashes=$(find "$work/artifacts" -name 'crash-*' | wc -l)
-timeouts=$(find "$work/artifacts" -name 'timeout-*' | wc -l)
-ooms=$(find "$work/artifacts" -name 'oom-*' | wc -l)
-echo "fuzz_$t: $((end - start)) s, ${execs:-?} execs, ${#new[@]} new inputs after merge," \
-     "$crashes crash, $timeouts timeout, $ooms oom files in $work/artifacts"
+execs=$(awk '/stat::number_of_executed_units:/ { n += $2 } END { print n + 0 }' "$work/fuzz.log")
+count() { find "$work/artifacts" -name "$1-*" | wc -l; }
+echo "fuzz_$t: $((end - start)) s in $runs run(s), $execs execs," \
+     "${#new[@]} new inputs after merge; artifacts: $(count crash) crash," \
+     "$(count timeout) timeout, $(count oom) oom, $(count leak) leak ($work/artifacts)"

@@ -70,12 +70,6 @@ static inline void jw_putc(struct jw *w, char c)
 static const char hexd[] = "0123456789abcdef";
 static const char hexu[] = "0123456789ABCDEF";
 
-/* Bytes that can be copied into a JSON string as they are. */
-static inline bool jw_plain(uint8_t c)
-{
-	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
-
 /* Writes one byte that is not plain (see jw_escape). */
 static char *jw_escape_byte(char *o, uint8_t c, bool valid)
 {

@@ -283,6 +283,10 @@ void jw_uint(struct jw *w, const char *key, uint64_t v)
 	char tmp[24];
 	size_t i = sizeof(tmp);
 	jw_key(w, key);
+	if (v < 10) { /* QoS, flags, small codes: most numbers written */
+		jw_putc(w, (char)('0' + v));
+		return;
+	}
 	do {
 		tmp[--i] = (char)('0' + v % 10);
 		v /= 10;

@@ -13,6 +13,7 @@ struct flow_table {
 	struct flow_cfg cfg;
 	struct flow *pool;
 	struct flow *free_list;
+	uint32_t pool_used; /* pool entries handed out at least once */
 	struct flow **buckets;
 	uint32_t mask;
 	struct flow *head[2], *tail[2]; /* head: most recent */
@@ -41,10 +42,7 @@ struct flow_table *flow_table_new(const struct flow_cfg *cfg)
 		flow_table_free(ft);
 		return NULL;
 	}
-	for (uint32_t i = cfg->max_flows; i > 0; i--) {
-		ft->pool[i - 1].hnext = ft->free_list;
-		ft->free_list = &ft->pool[i - 1];
-	}
+	/* Entries are taken from the pool in order, so untouched ones cost no RSS. */
 	return ft;
 }
 
@@ -194,6 +192,11 @@ struct flow *flow_table_get(struct flow_table *ft, const struct pkt *pkt,
 			*dir = 1;
 			return f;
 		}
+	}
+	if (!ft->free_list && ft->pool_used < ft->cfg.max_flows) {
+		struct flow *n = &ft->pool[ft->pool_used++];
+		n->hnext = NULL;
+		ft->free_list = n;
 	}
 	if (!ft->free_list) {
 		struct flow *victim = ft->tail[1] ? ft->tail[1] : ft->tail[0];

@@ -487,6 +487,7 @@ void engine_write_eve_stats(struct engine *e)
 	jw_uint(w, "resyncs", e->mc.stats.resyncs);
 	jw_uint(w, "giveups", e->mc.stats.giveups);
 	jw_uint(w, "tx_logged_early", e->mc.stats.tx_dropped);
+	jw_uint(w, "late_answers", e->mc.stats.late_answers);
 	jw_close_obj(w);
 	jw_close_obj(w);
 	eve_end(e);

@@ -451,18 +451,25 @@ static int parse_ack(struct mqtt_parser *ps, struct rd *r, struct mqtt_msg *m)
 	return parse_props(ps, &used, r, P(m->type), m, &m->props);
 }
 
-static int parse_subscribe(struct mqtt_parser *ps, struct rd *r,
-			   struct mqtt_msg *m, bool unsub)
+/* Packet identifier, then v5 properties: the start of (UN)SUBSCRIBE/(UN)SUBACK. */
+static int parse_id_props(struct mqtt_parser *ps, struct rd *r,
+			  struct mqtt_msg *m)
 {
 	uint32_t used = 0;
 	if (!rd_be16(r, &m->msg_id))
 		return MQTT_PERR_SHORT;
 	m->has_msg_id = true;
-	if (m->version == 5) {
-		int err = parse_props(ps, &used, r, P(m->type), m, &m->props);
-		if (err)
-			return err;
-	}
+	if (m->version == 5)
+		return parse_props(ps, &used, r, P(m->type), m, &m->props);
+	return 0;
+}
+
+static int parse_subscribe(struct mqtt_parser *ps, struct rd *r,
+			   struct mqtt_msg *m, bool unsub)
+{
+	int err = parse_id_props(ps, r, m);
+	if (err)
+		return err;
 	m->topics = ps->topics;
 	while (rd_left(r)) {
 		struct mqtt_topic t = { { NULL, 0 }, 0 };
@@ -494,15 +501,9 @@ static int parse_subscribe(struct mqtt_parser *ps, struct rd *r,
 static int parse_suback(struct mqtt_parser *ps, struct rd *r,
 			struct mqtt_msg *m)
 {
-	uint32_t used = 0;
-	if (!rd_be16(r, &m->msg_id))
-		return MQTT_PERR_SHORT;
-	m->has_msg_id = true;
-	if (m->version == 5) {
-		int err = parse_props(ps, &used, r, P(m->type), m, &m->props);
-		if (err)
-			return err;
-	}
+	int err = parse_id_props(ps, r, m);
+	if (err)
+		return err;
 	rd_bytes(r, rd_left(r), &m->codes);
 	for (size_t i = 0; i < m->codes.len; i++) {
 		if (m->type == MQTT_UNSUBACK && m->version < 5)

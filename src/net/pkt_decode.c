@@ -181,31 +181,15 @@ static enum pkt_result decode_ipv6(struct rd r, struct ip_defrag *df,
 		case 135: /* mobility */
 		case 139: /* HIP */
 		case 140: /* shim6 */
+		case 51:  /* AH: its length counts 4-byte units, the others 8 */
 		{
-			struct rd save = r;
+			size_t unit = nh == 51 ? 4 : 8;
 			if (!rd_u8(&r, &next) || !rd_u8(&r, &elen) ||
-			    !rd_skip(&r, (size_t)elen * 8 + 6)) {
-				(void)save;
+			    !rd_skip(&r, (size_t)elen * unit + 6)) {
 				*event = "ipv6.exthdr_trunc";
 				return PKT_INVALID;
 			}
-			uint32_t used = (uint32_t)elen * 8 + 8;
-			if (used > left) {
-				*event = "ipv6.exthdr_invalid_len";
-				return PKT_INVALID;
-			}
-			left -= used;
-			nh = next;
-			continue;
-		}
-		case 51: /* AH: length in 4-byte units minus 2 */
-		{
-			if (!rd_u8(&r, &next) || !rd_u8(&r, &elen) ||
-			    !rd_skip(&r, (size_t)elen * 4 + 6)) {
-				*event = "ipv6.exthdr_trunc";
-				return PKT_INVALID;
-			}
-			uint32_t used = (uint32_t)elen * 4 + 8;
+			uint32_t used = (uint32_t)(elen * unit + 8);
 			if (used > left) {
 				*event = "ipv6.exthdr_invalid_len";
 				return PKT_INVALID;

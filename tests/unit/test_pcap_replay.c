@@ -635,6 +635,17 @@ static void assert_baseline(const char *got, const char *what)
 		fail_msg("%s: EVE output differs from the unsplit capture", what);
 }
 
+/* Runs one variant of the capture and checks it against the baseline; frees l. */
+static void check_variant(struct tlist *l, enum encap e, const char *label)
+{
+	char what[160];
+	char *got = run_list(l, e, NULL);
+	snprintf(what, sizeof(what), "%s: %s", enc_names[e], label);
+	assert_baseline(got, what);
+	free(got);
+	tl_free(l);
+}
+
 /* ---- tests ---- */
 
 static void test_baseline_records(void **state)
@@ -742,32 +753,16 @@ static void reorder_variants(enum encap e)
 		tl_free(&l);
 	}
 	tl_swap_runs(&l, &plain);
-	got = run_list(&l, e, NULL);
-	snprintf(what, sizeof(what), "%s: consecutive messages swapped", enc_names[e]);
-	assert_baseline(got, what);
-	free(got);
-	tl_free(&l);
+	check_variant(&l, e, "consecutive messages swapped");
 	tl_duplicate(&l, &plain);
-	got = run_list(&l, e, NULL);
-	snprintf(what, sizeof(what), "%s: every segment twice", enc_names[e]);
-	assert_baseline(got, what);
-	free(got);
-	tl_free(&l);
+	check_variant(&l, e, "every segment twice");
 	tl_overlap(&l, &plain);
-	got = run_list(&l, e, NULL);
-	snprintf(what, sizeof(what), "%s: overlapping segments", enc_names[e]);
-	assert_baseline(got, what);
-	free(got);
-	tl_free(&l);
+	check_variant(&l, e, "overlapping segments");
 	/* Reversed pieces, each sent twice. */
 	struct tlist r;
 	tl_reverse_pieces(&r, &plain, 3);
 	tl_duplicate(&l, &r);
-	got = run_list(&l, e, NULL);
-	snprintf(what, sizeof(what), "%s: reversed and duplicated", enc_names[e]);
-	assert_baseline(got, what);
-	free(got);
-	tl_free(&l);
+	check_variant(&l, e, "reversed and duplicated");
 	tl_free(&r);
 }
 

@@ -106,7 +106,6 @@ struct mqtt_state {
 	 */
 	uint8_t *early[2];
 	bool overflow_reported;
-	size_t buf_bytes;       /* bytes held in dir buffers */
 };
 
 struct mqtt_state *mqtt_state_new(struct mqtt_ctx *c);

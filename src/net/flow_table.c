@@ -207,7 +207,6 @@ struct flow *flow_table_get(struct flow_table *ft, const struct pkt *pkt,
 	struct flow *f = ft->free_list;
 	ft->free_list = f->hnext;
 	memset(f, 0, sizeof(*f));
-	f->in_use = true;
 	f->hash = h;
 	f->family = pkt->family;
 	/* Client side: SYN sender, SYN/ACK receiver, else not the MQTT port. */

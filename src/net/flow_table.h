@@ -45,7 +45,6 @@ struct flow {
 	uint16_t sport;
 	uint8_t app;
 	bool rst;
-	bool in_use;
 	uint16_t vlan[3];
 	uint8_t vlan_n;
 	uint64_t id;

@@ -12,7 +12,7 @@
 
 #include "mqtt/mqtt_encode.h"
 #include "synth_net.h"
-#include "synth_sensor.h"
+#include "tb_sensor.h"
 
 #define MAX_SENSORS 200
 #define US 1000000ull
@@ -40,7 +40,7 @@ struct client {
 	const char *board;
 	bool is_dash;
 	struct synth_host host;
-	struct synth_dht_model dht;
+	struct tb_dht_model dht;
 	uint8_t qos;
 	uint16_t keepalive;
 	struct synth_conn conn;
@@ -58,7 +58,7 @@ struct client {
 struct sim {
 	struct opts o;
 	struct synth_pcap pc;
-	struct synth_rng rng;
+	struct tb_rng rng;
 	struct synth_host broker;
 	struct client cl[MAX_SENSORS + 1]; /* [0] is the dashboard */
 	unsigned n;
@@ -92,8 +92,8 @@ static uint16_t next_mid(uint16_t *mid)
 static uint32_t rtt(struct sim *s, const struct client *c)
 {
 	if (c->is_dash)
-		return 300 + (uint32_t)(synth_rng_unit(&s->rng) * 200);
-	return 2000 + (uint32_t)synth_rng_exp(&s->rng, 1500);
+		return 300 + (uint32_t)(tb_rng_unit(&s->rng) * 200);
+	return 2000 + (uint32_t)tb_rng_exp(&s->rng, 1500);
 }
 
 static uint64_t send_msg(struct sim *s, struct client *c, int dir, uint64_t t,
@@ -240,8 +240,8 @@ static void do_connect(struct sim *s, struct client *c, uint64_t t)
 	uint32_t r = rtt(s, c);
 	c->port = (uint16_t)(c->port >= 65000 ? 49152 : c->port + 1);
 	c->conn.side[SYNTH_C2S].port = c->port;
-	uint32_t isn_c = (uint32_t)synth_rng_next(&s->rng);
-	uint32_t isn_s = (uint32_t)synth_rng_next(&s->rng);
+	uint32_t isn_c = (uint32_t)tb_rng_next(&s->rng);
+	uint32_t isn_s = (uint32_t)tb_rng_next(&s->rng);
 	t = synth_tcp_open(&s->pc, &c->conn, t, r, isn_c, isn_s);
 	t += 300;
 	struct mqtt_msg m = msg(MQTT_CONNECT, s->o.version);
@@ -294,9 +294,9 @@ static void do_connect(struct sim *s, struct client *c, uint64_t t)
 		publish(s, c, te + 1000, it, c->info, 1, true);
 		c->announced = true;
 		/* First reading after the DHT's 1-2 s warm-up. */
-		c->next_pub = t + 1500000 + (uint64_t)(synth_rng_unit(&s->rng) * 1000000);
+		c->next_pub = t + 1500000 + (uint64_t)(tb_rng_unit(&s->rng) * 1000000);
 	}
-	double hours = synth_rng_exp(&s->rng, c->is_dash ? 6.0 : s->o.reconnect_h);
+	double hours = tb_rng_exp(&s->rng, c->is_dash ? 6.0 : s->o.reconnect_h);
 	c->t_drop = t + (uint64_t)(hours * 3600 * US);
 }
 
@@ -308,7 +308,7 @@ static void do_disconnect(struct sim *s, struct client *c, uint64_t t)
 	s->disconnects++;
 	te = synth_tcp_close(&s->pc, &c->conn, SYNTH_C2S, te + 500, rtt(s, c));
 	c->connected = false;
-	c->t_connect = te + 2 * US + (uint64_t)(synth_rng_unit(&s->rng) * 8 * US);
+	c->t_connect = te + 2 * US + (uint64_t)(tb_rng_unit(&s->rng) * 8 * US);
 }
 
 static void do_ping(struct sim *s, struct client *c, uint64_t t)
@@ -328,13 +328,13 @@ static void do_reading(struct sim *s, struct client *c, uint64_t t)
 	double ts = (double)s->o.start + (double)t / US;
 	/* Loop period: the sketch's delay plus a little work jitter. */
 	c->next_pub = t + (uint64_t)s->o.interval * US +
-		      (uint64_t)(synth_rng_unit(&s->rng) * 40000);
-	if (!synth_dht_read(&c->dht, ts, &temp, &hum)) {
+		      (uint64_t)(tb_rng_unit(&s->rng) * 40000);
+	if (!tb_dht_read(&c->dht, ts, &temp, &hum)) {
 		s->failed++; /* the sketch logs "Failed to read" and skips */
 		return;
 	}
 	char js[160];
-	if (c->dht.kind == SYNTH_DHT11)
+	if (c->dht.kind == TB_DHT11)
 		snprintf(js, sizeof(js),
 			 "{\"device\":\"%s\",\"temperature\":%.1f,\"humidity\":%.0f}",
 			 c->id, temp, hum);
@@ -384,11 +384,11 @@ static const double room_clim[][3] = {
 
 static void host_init(struct synth_host *h, const uint8_t oui[3], uint8_t last,
 		      uint8_t ttl, uint16_t win, uint16_t mss, uint32_t ack_delay,
-		      struct synth_rng *rng)
+		      struct tb_rng *rng)
 {
 	memset(h, 0, sizeof(*h));
 	memcpy(h->mac, oui, 3);
-	uint64_t r = synth_rng_next(rng);
+	uint64_t r = tb_rng_next(rng);
 	h->mac[3] = (uint8_t)(r >> 8);
 	h->mac[4] = (uint8_t)(r >> 16);
 	h->mac[5] = last;
@@ -419,12 +419,12 @@ static void sim_setup(struct sim *s)
 	d->board = "pc";
 	host_init(&d->host, oui_pc, 3, 64, 64240, 1460, 40000, &s->rng);
 	d->t_connect = 500000;
-	d->port = (uint16_t)(40000 + synth_rng_next(&s->rng) % 20000);
+	d->port = (uint16_t)(40000 + tb_rng_next(&s->rng) % 20000);
 	for (unsigned i = 1; i <= s->n; i++) {
 		struct client *c = &s->cl[i];
 		unsigned ri = (i - 1) % 16, dup = (i - 1) / 16;
-		bool esp32 = synth_rng_unit(&s->rng) < 0.6;
-		bool dht22 = synth_rng_unit(&s->rng) < 0.35;
+		bool esp32 = tb_rng_unit(&s->rng) < 0.6;
+		bool dht22 = tb_rng_unit(&s->rng) < 0.35;
 		c->board = esp32 ? "esp32" : "nodemcu";
 		snprintf(c->room, sizeof(c->room), "%s", rooms[ri]);
 		if (dup)
@@ -441,11 +441,11 @@ static void sim_setup(struct sim *s)
 		host_init(&c->host, esp32 ? oui_esp32 : oui_esp8266, (uint8_t)(10 + i),
 			  255, esp32 ? 5744 : 2144, esp32 ? 1436 : 536, 100000, &s->rng);
 		c->qos = s->o.qos >= 0 ? (uint8_t)s->o.qos
-				       : (uint8_t)(synth_rng_unit(&s->rng) < 0.5);
+				       : (uint8_t)(tb_rng_unit(&s->rng) < 0.5);
 		c->keepalive = (uint16_t)s->o.keepalive;
-		synth_dht_init(&c->dht, dht22 ? SYNTH_DHT22 : SYNTH_DHT11,
+		tb_dht_init(&c->dht, dht22 ? TB_DHT22 : TB_DHT11,
 			       room_clim[ri][0], room_clim[ri][1], room_clim[ri][2],
-			       synth_rng_next(&s->rng));
+			       tb_rng_next(&s->rng));
 		c->info_len = (size_t)snprintf(tmp, sizeof(tmp),
 			"{\"device\":\"%s\",\"board\":\"%s\",\"sensor\":\"%s\","
 			"\"firmware\":\"1.4.2\",\"ip\":\"192.168.50.%u\","
@@ -457,8 +457,8 @@ static void sim_setup(struct sim *s)
 			c->host.mac[5], c->room, s->o.interval, c->keepalive, c->qos);
 		memcpy(c->info, tmp, sizeof(c->info));
 		/* Boards power up within the first 30 s. */
-		c->t_connect = 2 * US + (uint64_t)(synth_rng_unit(&s->rng) * 30 * US);
-		c->port = (uint16_t)(49152 + synth_rng_next(&s->rng) % 10000);
+		c->t_connect = 2 * US + (uint64_t)(tb_rng_unit(&s->rng) * 30 * US);
+		c->port = (uint16_t)(49152 + tb_rng_next(&s->rng) % 10000);
 	}
 	for (unsigned i = 0; i <= s->n; i++) {
 		struct client *c = &s->cl[i];
@@ -582,7 +582,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i <= s.n; i++) {
 		const struct client *c = &s.cl[i];
 		printf("client %s 192.168.50.%u %s %s qos=%u\n", c->id, c->host.ip[3],
-		       c->board, c->is_dash ? "-" : c->dht.kind == SYNTH_DHT22 ? "DHT22" : "DHT11",
+		       c->board, c->is_dash ? "-" : c->dht.kind == TB_DHT22 ? "DHT22" : "DHT11",
 		       c->qos);
 	}
 	printf("publish_device=%llu\npublish_forwarded=%llu\npublish_total=%llu\n"

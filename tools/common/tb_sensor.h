@@ -1,24 +1,24 @@
-/* synth_sensor.h - DHT11/DHT22 temperature and humidity sensor model for the synthetic testbed. */
-#ifndef MQTTIDS_SYNTH_SENSOR_H
-#define MQTTIDS_SYNTH_SENSOR_H
+/* tb_sensor.h - DHT11/DHT22 temperature and humidity sensor model shared by the live sensor and the synthetic writer. */
+#ifndef MQTTIDS_TB_SENSOR_H
+#define MQTTIDS_TB_SENSOR_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 /* splitmix64: small, fast and identical on every platform (determinism). */
-struct synth_rng {
+struct tb_rng {
 	uint64_t s;
 };
 
-uint64_t synth_rng_next(struct synth_rng *r);
+uint64_t tb_rng_next(struct tb_rng *r);
 /* Uniform in [0, 1). */
-double synth_rng_unit(struct synth_rng *r);
+double tb_rng_unit(struct tb_rng *r);
 /* Standard normal (Box-Muller). */
-double synth_rng_normal(struct synth_rng *r);
+double tb_rng_normal(struct tb_rng *r);
 /* Exponential with the given mean. */
-double synth_rng_exp(struct synth_rng *r, double mean);
+double tb_rng_exp(struct tb_rng *r, double mean);
 
-enum synth_dht { SYNTH_DHT11 = 11, SYNTH_DHT22 = 22 };
+enum tb_dht { TB_DHT11 = 11, TB_DHT22 = 22 };
 
 /*
  * One sensor in one room. The true temperature is
@@ -30,19 +30,26 @@ enum synth_dht { SYNTH_DHT11 = 11, SYNTH_DHT22 = 22 };
  * its resolution; it fails (checksum/timeout, as DHT libraries report NaN)
  * with probability fail_p.
  */
-struct synth_dht_model {
-	enum synth_dht kind;
+struct tb_dht_model {
+	enum tb_dht kind;
 	double base_t, amp_t, drift_sd;
 	double base_h;
 	double off_t, off_h;   /* calibration error of this part */
 	double drift_t, drift_h;
 	double last_s;         /* time of the previous read (drift step) */
 	double fail_p;
-	struct synth_rng rng;
+	/* Physical tampering (a hair dryer or ice pack on the part): the true
+	 * temperature moves towards +tamper_delta with a first-order response
+	 * (time constant TB_TAMPER_TAU_S) from tamper_start, and back after
+	 * tamper_end. */
+	double tamper_delta, tamper_start, tamper_end;
+	struct tb_rng rng;
 };
 
+#define TB_TAMPER_TAU_S 8.0
+
 /* Sets up a part of the given kind for a room; rng seeds the part's own stream. */
-void synth_dht_init(struct synth_dht_model *d, enum synth_dht kind,
+void tb_dht_init(struct tb_dht_model *d, enum tb_dht kind,
 		    double base_t, double amp_t, double base_h, uint64_t seed);
 
 /*
@@ -50,6 +57,13 @@ void synth_dht_init(struct synth_dht_model *d, enum synth_dht kind,
  * Returns false for a failed read; otherwise sets *t (degC) and *h (%RH),
  * already quantised to the part's resolution (DHT11 1, DHT22 0.1).
  */
-bool synth_dht_read(struct synth_dht_model *d, double t_s, double *t, double *h);
+/* Schedules tampering: delta degC between t_start and t_end (epoch seconds). */
+void tb_dht_tamper(struct tb_dht_model *d, double t_start, double t_end,
+		   double delta);
+
+/* The tampering offset at t_s (0 outside and long after the window). */
+double tb_dht_tamper_offset(const struct tb_dht_model *d, double t_s);
+
+bool tb_dht_read(struct tb_dht_model *d, double t_s, double *t, double *h);
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef MQTTIDS_TB_ATTACK_H
 #define MQTTIDS_TB_ATTACK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,6 +108,8 @@ struct tb_io {
 	 * sockets are not permitted.
 	 */
 	int (*syn)(void *ud, uint16_t src_port, uint32_t seq);
+	/* Set (by a signal handler) to end the attack early; may be NULL. */
+	volatile sig_atomic_t *stop;
 	/* The transport's own description of itself, for the label. */
 	const char *attacker;  /* source address */
 	const char *target;    /* broker address:port */

@@ -5,13 +5,21 @@
  * Nothing is sent anywhere: all addresses only appear in the output file.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+#include <sys/stat.h>
+
 #include "mqtt/mqtt_encode.h"
+#include "synth_attack.h"
 #include "synth_net.h"
+#include "tb_label.h"
+#include "tb_payload.h"
+#include "tb_scenario.h"
 #include "tb_sensor.h"
 
 #define MAX_SENSORS 200
@@ -28,6 +36,11 @@ struct opts {
 	double reconnect_h;  /* mean hours between reconnects of a device */
 	uint64_t start;      /* simulated epoch seconds */
 	const char *out;
+	const char *scenario; /* attacks, tampering, silences (tb_scenario.h) */
+	const char *labels;   /* ground truth out (JSON lines) */
+	const char *keys;     /* device HMAC keys out (security hmac) */
+	enum tb_sec security;
+	bool hours_set;
 };
 
 struct client {
@@ -53,6 +66,10 @@ struct client {
 	uint16_t mid;        /* client's next packet identifier */
 	uint16_t peer_mid;   /* broker's next packet identifier on this link */
 	uint16_t port;
+	struct tb_sec_cfg sec;
+	uint64_t ctr;        /* HMAC message counter */
+	double silent_from, silent_to; /* epoch seconds: no readings */
+	int feed;            /* index in sim.feeds, or -1 */
 };
 
 struct sim {
@@ -63,6 +80,13 @@ struct sim {
 	struct client cl[MAX_SENSORS + 1]; /* [0] is the dashboard */
 	unsigned n;
 	uint64_t end;
+	struct tb_scenario sc;
+	bool have_sc;
+	struct synth_feed feeds[8];
+	size_t n_feeds;
+	struct tb_label labels[TB_SC_MAX_EVENTS];
+	unsigned n_labels;
+	unsigned attacks;
 	/* summary */
 	uint64_t pub_dev, pub_fwd, readings, failed, connects, pingreq,
 		 disconnects, retained_sent;
@@ -333,16 +357,30 @@ static void do_reading(struct sim *s, struct client *c, uint64_t t)
 		s->failed++; /* the sketch logs "Failed to read" and skips */
 		return;
 	}
-	char js[160];
-	if (c->dht.kind == TB_DHT11)
-		snprintf(js, sizeof(js),
-			 "{\"device\":\"%s\",\"temperature\":%.1f,\"humidity\":%.0f}",
-			 c->id, temp, hum);
-	else
-		snprintf(js, sizeof(js),
-			 "{\"device\":\"%s\",\"temperature\":%.1f,\"humidity\":%.1f}",
-			 c->id, temp, hum);
+	if (ts >= c->silent_from && ts < c->silent_to)
+		return; /* a hung sketch: no readings, the client library still pings */
+	char js[256];
+	struct tb_reading rd = { c->id, temp, hum, c->dht.kind == TB_DHT22, ++c->ctr,
+				 (uint64_t)ts };
+	if (!tb_payload_format(&rd, &c->sec, js, sizeof(js)))
+		return;
 	s->readings++;
+	if (c->feed >= 0) {
+		struct synth_feed *f = &s->feeds[c->feed];
+		if (f->n == f->cap) {
+			size_t nc = f->cap ? f->cap * 2 : 256;
+			uint64_t *nt = realloc(f->t, nc * sizeof(*nt));
+			char (*np)[256] = realloc(f->payload, nc * sizeof(*np));
+			if (!nt || !np)
+				exit(1);
+			f->t = nt;
+			f->payload = np;
+			f->cap = nc;
+		}
+		f->t[f->n] = t;
+		snprintf(f->payload[f->n], sizeof(f->payload[0]), "%s", js);
+		f->n++;
+	}
 	publish(s, c, t, c->topic, js, c->qos, false);
 }
 
@@ -369,12 +407,7 @@ static uint64_t client_next(const struct client *c, enum ev *kind)
 	return best;
 }
 
-static const char *const rooms[] = {
-	"kitchen", "livingroom", "bedroom", "bathroom", "office", "garage",
-	"hallway", "basement", "attic", "nursery", "diningroom", "laundry",
-	"guestroom", "garden", "porch", "studio",
-};
-/* base temperature, daily amplitude, base humidity per room */
+/* base temperature, daily amplitude, base humidity per room, in tb_sensor_name's room order */
 static const double room_clim[][3] = {
 	{ 22.0, 1.5, 45 }, { 21.0, 1.2, 42 }, { 19.0, 1.0, 48 }, { 23.0, 1.5, 60 },
 	{ 21.5, 1.5, 40 }, { 13.0, 3.0, 65 }, { 19.5, 1.0, 44 }, { 16.0, 0.5, 70 },
@@ -392,9 +425,10 @@ static void host_init(struct synth_host *h, const uint8_t oui[3], uint8_t last,
 	h->mac[3] = (uint8_t)(r >> 8);
 	h->mac[4] = (uint8_t)(r >> 16);
 	h->mac[5] = last;
-	h->ip[0] = 192;
-	h->ip[1] = 168;
-	h->ip[2] = 50;
+	/* The testbed's addressing plan (docs/TESTBED.md): 10.77.0.0/24 is HOME_NET. */
+	h->ip[0] = 10;
+	h->ip[1] = 77;
+	h->ip[2] = 0;
 	h->ip[3] = last;
 	h->ip_id = (uint16_t)(r >> 32);
 	h->ttl = ttl;
@@ -411,30 +445,26 @@ static void sim_setup(struct sim *s)
 	static const uint8_t oui_pc[3] = { 0x3c, 0x52, 0x82 };
 	s->rng.s = s->o.seed;
 	/* Broker: Linux on a Raspberry Pi (40 ms delayed ACK); dashboard: a PC. */
-	host_init(&s->broker, oui_rpi, 2, 64, 64240, 1460, 40000, &s->rng);
+	host_init(&s->broker, oui_rpi, 1, 64, 64240, 1460, 40000, &s->rng);
 	struct client *d = &s->cl[0];
 	snprintf(d->id, sizeof(d->id), "dashboard");
 	d->is_dash = true;
 	d->keepalive = 60;
 	d->board = "pc";
-	host_init(&d->host, oui_pc, 3, 64, 64240, 1460, 40000, &s->rng);
+	host_init(&d->host, oui_pc, 5, 64, 64240, 1460, 40000, &s->rng);
 	d->t_connect = 500000;
 	d->port = (uint16_t)(40000 + tb_rng_next(&s->rng) % 20000);
 	for (unsigned i = 1; i <= s->n; i++) {
 		struct client *c = &s->cl[i];
-		unsigned ri = (i - 1) % 16, dup = (i - 1) / 16;
-		bool esp32 = tb_rng_unit(&s->rng) < 0.6;
+		unsigned ri = (i - 1) % 16;
+		/* Named as the live runner names them (tb_sensor_name). */
+		bool esp32 = i % 2 == 1;
 		bool dht22 = tb_rng_unit(&s->rng) < 0.35;
 		c->board = esp32 ? "esp32" : "nodemcu";
-		snprintf(c->room, sizeof(c->room), "%s", rooms[ri]);
-		if (dup)
-			snprintf(c->id, sizeof(c->id), "%s-%s-%u", c->board, rooms[ri], dup + 1);
-		else
-			snprintf(c->id, sizeof(c->id), "%s-%s", c->board, rooms[ri]);
+		tb_sensor_name(i, c->id, sizeof(c->id), c->room, sizeof(c->room),
+			       c->topic, sizeof(c->topic));
 		/* Via locals: GCC's -Wrestrict cannot tell sibling members apart. */
 		char tmp[sizeof(c->info)];
-		snprintf(tmp, sizeof(c->topic), "sensors/%s/%s", c->room, c->id);
-		memcpy(c->topic, tmp, sizeof(c->topic));
 		snprintf(tmp, sizeof(c->status_topic), "%s/status", c->topic);
 		memcpy(c->status_topic, tmp, sizeof(c->status_topic));
 		/* lwIP: ESP32 MSS 1436 / 5744 window, ESP8266 536 / 2144; TTL 255. */
@@ -448,7 +478,7 @@ static void sim_setup(struct sim *s)
 			       tb_rng_next(&s->rng));
 		c->info_len = (size_t)snprintf(tmp, sizeof(tmp),
 			"{\"device\":\"%s\",\"board\":\"%s\",\"sensor\":\"%s\","
-			"\"firmware\":\"1.4.2\",\"ip\":\"192.168.50.%u\","
+			"\"firmware\":\"1.4.2\",\"ip\":\"10.77.0.%u\","
 			"\"mac\":\"%02x:%02x:%02x:%02x:%02x:%02x\",\"room\":\"%s\","
 			"\"interval\":%u,\"keepalive\":%u,\"qos\":%u}",
 			c->id, esp32 ? "ESP32-DevKitC" : "NodeMCU v3",
@@ -459,6 +489,15 @@ static void sim_setup(struct sim *s)
 		/* Boards power up within the first 30 s. */
 		c->t_connect = 2 * US + (uint64_t)(tb_rng_unit(&s->rng) * 30 * US);
 		c->port = (uint16_t)(49152 + tb_rng_next(&s->rng) % 10000);
+		c->feed = -1;
+		c->silent_from = c->silent_to = -1;
+		c->sec.mode = s->o.security;
+		if (s->o.security == TB_SEC_KEY)
+			snprintf(c->sec.shared_key, sizeof(c->sec.shared_key), "%s",
+				 "s3cr3t-esp-key");
+		for (size_t k = 0; k < 32; k++)
+			c->sec.key[k] = (uint8_t)tb_rng_next(&s->rng);
+		c->sec.key_len = 32;
 	}
 	for (unsigned i = 0; i <= s->n; i++) {
 		struct client *c = &s->cl[i];
@@ -509,7 +548,13 @@ static void usage(FILE *f)
 		"  --keepalive S       device keepalive (default 15, as PubSubClient)\n"
 		"  --qos Q             0, 1 or mixed (default mixed)\n"
 		"  --reconnect-hours H mean hours between device reconnects (default 8)\n"
+		"  --security M        none, key or hmac (default none)\n"
 		"  --start EPOCH       simulated start time (default 1735689600)\n"
+		"  --scenario FILE     sensors, timing, attacks and events from a scenario\n"
+		"                      file (its values win over the options above,\n"
+		"                      except --hours, which replaces its duration)\n"
+		"  --labels FILE       write the ground truth (JSON lines) here\n"
+		"  --keys FILE         write the devices' HMAC keys here (mode 0600)\n"
 		"  -o, --output FILE   pcap to write\n", MAX_SENSORS);
 }
 
@@ -524,17 +569,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "keepalive", required_argument, NULL, 'k' },
 		{ "qos", required_argument, NULL, 'q' },
 		{ "reconnect-hours", required_argument, NULL, 'r' },
+		{ "security", required_argument, NULL, 'x' },
 		{ "start", required_argument, NULL, 'S' },
+		{ "scenario", required_argument, NULL, 'c' },
+		{ "labels", required_argument, NULL, 'l' },
+		{ "keys", required_argument, NULL, 'K' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	*o = (struct opts){ 20, 24, 60, 1, 4, 15, -1, 8, 1735689600ull, NULL };
+	*o = (struct opts){ 20, 24, 60, 1, 4, 15, -1, 8, 1735689600ull, NULL,
+			    NULL, NULL, NULL, TB_SEC_NONE, false };
 	int c;
 	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n': o->sensors = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'H': o->hours = strtod(optarg, NULL); break;
+		case 'H': o->hours = strtod(optarg, NULL); o->hours_set = true; break;
 		case 'i': o->interval = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 's': o->seed = strtoull(optarg, NULL, 0); break;
 		case 'V': o->version = (uint8_t)strtoul(optarg, NULL, 10); break;
@@ -542,6 +592,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'q': o->qos = strcmp(optarg, "mixed") == 0 ? -1 : atoi(optarg); break;
 		case 'r': o->reconnect_h = strtod(optarg, NULL); break;
 		case 'S': o->start = strtoull(optarg, NULL, 10); break;
+		case 'c': o->scenario = optarg; break;
+		case 'l': o->labels = optarg; break;
+		case 'K': o->keys = optarg; break;
+		case 'x':
+			if (!strcmp(optarg, "none")) o->security = TB_SEC_NONE;
+			else if (!strcmp(optarg, "key")) o->security = TB_SEC_KEY;
+			else if (!strcmp(optarg, "hmac")) o->security = TB_SEC_HMAC;
+			else return -1;
+			break;
 		case 'o': o->out = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
@@ -555,6 +614,199 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* Takes the scenario's network and timing in place of the options. */
+static void apply_scenario(struct sim *s)
+{
+	const struct tb_scenario *sc = &s->sc;
+	s->o.sensors = sc->sensors;
+	s->o.interval = sc->interval;
+	s->o.qos = sc->qos;
+	s->o.keepalive = sc->keepalive;
+	s->o.version = sc->mqtt_version;
+	s->o.security = sc->security;
+	s->o.seed = sc->seed;
+	if (!s->o.hours_set)
+		s->o.hours = sc->duration / 3600.0;
+	if (sc->z2m)
+		fprintf(stderr, "mqttids-synth: %s: the Zigbee2MQTT bridge is not rendered "
+				"in synthetic mode (live runs only); ignored\n", s->o.scenario);
+}
+
+static struct client *find_client(struct sim *s, const char *id)
+{
+	for (unsigned i = 1; i <= s->n; i++)
+		if (strcmp(s->cl[i].id, id) == 0)
+			return &s->cl[i];
+	return NULL;
+}
+
+static struct tb_label *new_label(struct sim *s, const char *kind)
+{
+	struct tb_label *l = &s->labels[s->n_labels++];
+	tb_label_init(l, kind, "synthetic");
+	snprintf(l->target, sizeof(l->target), "10.77.0.1:1883");
+	return l;
+}
+
+/*
+ * Sensor-side events before the run: tampering and silences change the
+ * device model; replay attacks need the victim's readings recorded.
+ */
+static int prepare_events(struct sim *s)
+{
+	for (unsigned i = 0; i < s->sc.n_ev; i++) {
+		const struct tb_event *e = &s->sc.ev[i];
+		double t0 = (double)s->o.start + e->at;
+		double t1 = e->for_s > 0 ? t0 + e->for_s : (double)s->o.start + s->o.hours * 3600;
+		if (e->kind == TB_EV_Z2M_OFFLINE) {
+			fprintf(stderr, "mqttids-synth: %s:%u: z2m-offline is not rendered in "
+					"synthetic mode; ignored\n", s->o.scenario, e->line);
+			continue;
+		}
+		if (e->kind == TB_EV_ATTACK) {
+			s->attacks++;
+			if (strcmp(e->argv[0], "replay") != 0)
+				continue;
+			struct tb_attack_opts o;
+			char *av[TB_SC_MAX_ARGS];
+			for (int k = 0; k < e->argc; k++)
+				av[k] = (char *)e->argv[k];
+			if (tb_attack_parse(e->argc, av, &o, stderr) != 0)
+				return -1;
+			for (unsigned k = 1; k <= s->n; k++)
+				if (!strcmp(s->cl[k].topic, o.topic) && s->cl[k].feed < 0 &&
+				    s->n_feeds < sizeof(s->feeds) / sizeof(s->feeds[0])) {
+					s->cl[k].feed = (int)s->n_feeds;
+					snprintf(s->feeds[s->n_feeds].topic,
+						 sizeof(s->feeds[0].topic), "%s", o.topic);
+					s->n_feeds++;
+				}
+			continue;
+		}
+		struct client *c = find_client(s, e->device);
+		if (!c) {
+			fprintf(stderr, "mqttids-synth: %s:%u: no sensor %s\n", s->o.scenario,
+				e->line, e->device);
+			return -1;
+		}
+		struct tb_label *l = new_label(s, e->kind == TB_EV_TAMPER ? "tamper" : "silence");
+		snprintf(l->attacker, sizeof(l->attacker), "physical");
+		snprintf(l->device, sizeof(l->device), "%s", c->id);
+		snprintf(l->topic, sizeof(l->topic), "%s", c->topic);
+		l->start_us = (uint64_t)(t0 * 1e6);
+		l->end_us = (uint64_t)(t1 * 1e6);
+		if (e->kind == TB_EV_TAMPER) {
+			tb_dht_tamper(&c->dht, t0, t1, e->delta);
+			snprintf(l->detail, sizeof(l->detail), "\"delta\":%g", e->delta);
+		} else {
+			c->silent_from = t0;
+			c->silent_to = t1;
+		}
+	}
+	return 0;
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+	const struct tb_label *x = a, *y = b;
+	return x->start_us < y->start_us ? -1 : x->start_us > y->start_us;
+}
+
+/* Renders the attacks into parts, merges them with the benign part, writes labels. */
+static int finish(struct sim *s, FILE *benign)
+{
+	FILE *parts[TB_SC_MAX_EVENTS + 1];
+	size_t np = 0;
+	parts[np++] = benign;
+	struct synth_host atk;
+	memset(&atk, 0, sizeof(atk));
+	static const uint8_t mac_atk[6] = { 0x3c, 0x7c, 0x3f, 0x1e, 0x63, 0x42 };
+	memcpy(atk.mac, mac_atk, 6);
+	atk.ip[0] = 10; atk.ip[1] = 77; atk.ip[2] = 99; atk.ip[3] = 66;
+	atk.ttl = 64;
+	atk.window = 64240;
+	atk.mss = 1460;
+	atk.ack_delay_us = 40000;
+	atk.ip_id = 0x3c11;
+	for (unsigned i = 0; i < s->sc.n_ev; i++) {
+		const struct tb_event *e = &s->sc.ev[i];
+		if (e->kind != TB_EV_ATTACK)
+			continue;
+		struct tb_attack_opts o;
+		char *av[TB_SC_MAX_ARGS];
+		for (int k = 0; k < e->argc; k++)
+			av[k] = (char *)e->argv[k];
+		if (tb_attack_parse(e->argc, av, &o, stderr) != 0) {
+			fprintf(stderr, "mqttids-synth: %s:%u: bad attack arguments\n",
+				s->o.scenario, e->line);
+			return -1;
+		}
+		if (o.version == 4 && s->o.version != 4)
+			o.version = s->o.version; /* attackers speak the network's version */
+		struct synth_pcap part;
+		if (synth_pcap_open_fp(&part, tmpfile()) != 0)
+			return -1;
+		part.epoch_us = s->pc.epoch_us;
+		struct tb_label *l = &s->labels[s->n_labels++];
+		if (synth_attack_render(&o, (uint64_t)(e->at * 1e6), &atk, &s->broker,
+					s->feeds, s->n_feeds, &part, l,
+					s->o.seed * 1000003u + i) != 0)
+			fprintf(stderr, "mqttids-synth: %s:%u: attack %s: %s\n", s->o.scenario,
+				e->line, e->argv[0], l->detail);
+		atk.ip_id = (uint16_t)(atk.ip_id + 7919);
+		if (fflush(part.f) != 0 || part.err)
+			return -1;
+		parts[np++] = part.f;
+	}
+	struct synth_pcap out;
+	if (synth_pcap_open(&out, s->o.out) != 0) {
+		fprintf(stderr, "mqttids-synth: cannot write %s\n", s->o.out);
+		return -1;
+	}
+	out.epoch_us = s->pc.epoch_us;
+	int rc = synth_pcap_merge(&out, parts, np);
+	for (size_t i = 0; i < np; i++)
+		fclose(parts[i]);
+	s->pc.packets = out.packets;
+	s->pc.bytes = out.bytes;
+	if (synth_pcap_close(&out) != 0 || rc != 0) {
+		fprintf(stderr, "mqttids-synth: write error on %s\n", s->o.out);
+		return -1;
+	}
+	if (s->o.labels) {
+		FILE *lf = fopen(s->o.labels, "w");
+		if (!lf) {
+			fprintf(stderr, "mqttids-synth: cannot write %s\n", s->o.labels);
+			return -1;
+		}
+		fclose(lf);
+		qsort(s->labels, s->n_labels, sizeof(s->labels[0]), label_cmp);
+		for (unsigned i = 0; i < s->n_labels; i++)
+			if (tb_label_write(s->o.labels, &s->labels[i]) != 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* Device keys as "<device> <hex>" lines, the format tb_key_file_lookup reads. */
+static int write_keys(const struct sim *s)
+{
+	int fd = open(s->o.keys, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		fprintf(stderr, "mqttids-synth: cannot write %s\n", s->o.keys);
+		return -1;
+	}
+	fchmod(fd, 0600);
+	for (unsigned i = 1; i <= s->n; i++) {
+		fprintf(f, "%s ", s->cl[i].id);
+		for (size_t k = 0; k < s->cl[i].sec.key_len; k++)
+			fprintf(f, "%02x", s->cl[i].sec.key[k]);
+		fputc('\n', f);
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct sim s;
@@ -562,26 +814,38 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	if (s.o.scenario) {
+		if (tb_scenario_load(s.o.scenario, &s.sc, stderr) != 0)
+			return 1;
+		s.have_sc = true;
+		apply_scenario(&s);
+	}
 	s.n = s.o.sensors;
 	s.end = (uint64_t)(s.o.hours * 3600.0 * US);
-	if (synth_pcap_open(&s.pc, s.o.out) != 0) {
-		fprintf(stderr, "mqttids-synth: cannot write %s\n", s.o.out);
+	/* The benign part goes to a scratch stream merged with the attacks at the end. */
+	FILE *benign = tmpfile();
+	if (!benign || synth_pcap_open_fp(&s.pc, benign) != 0) {
+		fprintf(stderr, "mqttids-synth: cannot create a scratch file\n");
 		return 1;
 	}
 	/* Simulated time 0 is the start epoch: the writer adds it. */
 	s.pc.epoch_us = s.o.start * US;
 	sim_setup(&s);
+	if (s.have_sc && prepare_events(&s) != 0)
+		return 1;
 	sim_run(&s);
-	if (synth_pcap_close(&s.pc) != 0) {
+	if (fflush(benign) != 0 || s.pc.err || finish(&s, benign) != 0) {
 		fprintf(stderr, "mqttids-synth: write error on %s\n", s.o.out);
 		return 1;
 	}
+	if (s.o.keys && write_keys(&s) != 0)
+		return 1;
 	printf("seed=%llu sensors=%u hours=%g interval=%u mqtt_version=%u keepalive=%u\n",
 	       (unsigned long long)s.o.seed, s.n, s.o.hours, s.o.interval,
 	       s.o.version, s.o.keepalive);
 	for (unsigned i = 0; i <= s.n; i++) {
 		const struct client *c = &s.cl[i];
-		printf("client %s 192.168.50.%u %s %s qos=%u\n", c->id, c->host.ip[3],
+		printf("client %s 10.77.0.%u %s %s qos=%u\n", c->id, c->host.ip[3],
 		       c->board, c->is_dash ? "-" : c->dht.kind == TB_DHT22 ? "DHT22" : "DHT11",
 		       c->qos);
 	}
@@ -594,5 +858,6 @@ int main(int argc, char **argv)
 	       (unsigned long long)s.connects, (unsigned long long)s.disconnects,
 	       (unsigned long long)s.pingreq, (unsigned long long)s.retained_sent,
 	       (unsigned long long)s.pc.packets, (unsigned long long)s.pc.bytes);
+	printf("attacks=%u\nlabels=%u\n", s.attacks, s.n_labels);
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
+#define TCP_RST 0x04
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
 
@@ -25,12 +26,20 @@ static void le32(uint8_t *p, uint32_t v)
 
 int synth_pcap_open(struct synth_pcap *pc, const char *path)
 {
-	memset(pc, 0, sizeof(*pc));
-	pc->f = fopen(path, "wb");
-	if (!pc->f)
+	FILE *f = fopen(path, "wb");
+	if (!f)
 		return -1;
 	static char vbuf[1 << 16];
-	setvbuf(pc->f, vbuf, _IOFBF, sizeof(vbuf));
+	setvbuf(f, vbuf, _IOFBF, sizeof(vbuf));
+	return synth_pcap_open_fp(pc, f);
+}
+
+int synth_pcap_open_fp(struct synth_pcap *pc, FILE *f)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->f = f;
+	if (!pc->f)
+		return -1;
 	uint8_t h[24];
 	le32(h, 0xa1b2c3d4);
 	h[4] = 2; h[5] = 0; h[6] = 4; h[7] = 0; /* version 2.4 */
@@ -69,6 +78,57 @@ static void pcap_record(struct synth_pcap *pc, uint64_t ts, const uint8_t *frame
 		pc->err = true;
 	pc->packets++;
 	pc->bytes += n;
+}
+
+/* Reads one record header + frame into buf; 1, 0 at the end, -1 on error. */
+static int read_rec(FILE *f, uint8_t *buf, size_t cap, uint64_t *ts, uint32_t *len)
+{
+	uint8_t h[16];
+	size_t got = fread(h, 1, 16, f);
+	if (got == 0 && feof(f))
+		return 0;
+	if (got != 16)
+		return -1;
+	uint32_t sec = (uint32_t)(h[0] | h[1] << 8 | h[2] << 16 | (uint32_t)h[3] << 24);
+	uint32_t usec = (uint32_t)(h[4] | h[5] << 8 | h[6] << 16 | (uint32_t)h[7] << 24);
+	*len = (uint32_t)(h[8] | h[9] << 8 | h[10] << 16 | (uint32_t)h[11] << 24);
+	*ts = (uint64_t)sec * 1000000 + usec;
+	if (*len > cap || fread(buf, 1, *len, f) != *len)
+		return -1;
+	return 1;
+}
+
+int synth_pcap_merge(struct synth_pcap *out, FILE *const *parts, size_t n)
+{
+	enum { MAXP = 128, FR = 2048 };
+	if (n > MAXP)
+		return -1;
+	static uint8_t buf[MAXP][FR];
+	uint64_t ts[MAXP];
+	uint32_t len[MAXP];
+	bool live[MAXP];
+	for (size_t i = 0; i < n; i++) {
+		if (fflush(parts[i]) != 0 || fseek(parts[i], 24, SEEK_SET) != 0)
+			return -1;
+		int rc = read_rec(parts[i], buf[i], FR, &ts[i], &len[i]);
+		if (rc < 0)
+			return -1;
+		live[i] = rc == 1;
+	}
+	for (;;) {
+		size_t best = n;
+		for (size_t i = 0; i < n; i++)
+			if (live[i] && (best == n || ts[i] < ts[best]))
+				best = i;
+		if (best == n)
+			break;
+		pcap_record(out, ts[best] - out->epoch_us, buf[best], len[best]);
+		int rc = read_rec(parts[best], buf[best], FR, &ts[best], &len[best]);
+		if (rc < 0)
+			return -1;
+		live[best] = rc == 1;
+	}
+	return out->err ? -1 : 0;
 }
 
 uint16_t synth_inet_csum(const uint8_t *p, size_t n, uint32_t sum)
@@ -158,6 +218,21 @@ uint64_t synth_tcp_open(struct synth_pcap *pc, struct synth_conn *c,
 	ts += rtt / 2;
 	emit(pc, ts, cl, sv, cl->nxt, sv->nxt, TCP_ACK, NULL, 0, false);
 	c->open = true;
+	return ts;
+}
+
+uint64_t synth_tcp_syn_reset(struct synth_pcap *pc, struct synth_conn *c,
+			     uint64_t ts, uint32_t rtt, uint32_t isn_c, uint32_t isn_s)
+{
+	struct synth_side *cl = &c->side[SYNTH_C2S], *sv = &c->side[SYNTH_S2C];
+	cl->nxt = isn_c;
+	sv->nxt = isn_s;
+	emit(pc, ts, cl, sv, cl->nxt++, 0, TCP_SYN, NULL, 0, false);
+	ts += rtt / 2;
+	emit(pc, ts, sv, cl, sv->nxt++, cl->nxt, TCP_SYN | TCP_ACK, NULL, 0, true);
+	ts += rtt / 2;
+	emit(pc, ts, cl, sv, cl->nxt, 0, TCP_RST, NULL, 0, false);
+	c->open = false;
 	return ts;
 }
 

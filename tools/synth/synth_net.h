@@ -29,6 +29,14 @@ struct synth_pcap {
 };
 
 int synth_pcap_open(struct synth_pcap *pc, const char *path);
+/* The same over an open stream (a tmpfile() for a part merged later). */
+int synth_pcap_open_fp(struct synth_pcap *pc, FILE *f);
+/*
+ * Merges the records of parts[0..n) (each a synth_pcap stream, rewound
+ * here) in timestamp order into out (already open, header written).
+ * Returns 0, or -1 on a read or write error.
+ */
+int synth_pcap_merge(struct synth_pcap *out, FILE *const *parts, size_t n);
 /* Flushes and closes; returns 0, or -1 when any write failed. */
 int synth_pcap_close(struct synth_pcap *pc);
 
@@ -68,6 +76,14 @@ uint64_t synth_tcp_open(struct synth_pcap *pc, struct synth_conn *c,
 uint64_t synth_tcp_send(struct synth_pcap *pc, struct synth_conn *c, int dir,
 			uint64_t ts, const uint8_t *data, size_t n,
 			uint32_t gap_us);
+
+/*
+ * A SYN from the client side at ts that the server answers with SYN+ACK,
+ * and which the client's kernel resets (the sender used a raw socket, as
+ * hping3 -S does). Returns the time of the RST.
+ */
+uint64_t synth_tcp_syn_reset(struct synth_pcap *pc, struct synth_conn *c,
+			     uint64_t ts, uint32_t rtt, uint32_t isn_c, uint32_t isn_s);
 
 /* Writes side dir's pending delayed ACK at its due time, if any. */
 void synth_tcp_flush_ack(struct synth_pcap *pc, struct synth_conn *c, int dir);

@@ -94,11 +94,21 @@ class Checker:
             self.failed += 1
 
     def window(self, lab, src=None):
+        """Records in the label's window; from src (and then from the
+        label's own source ports, so back-to-back attacks stay apart)."""
         t0 = lab["start_us"] / 1e6 - SLACK_BEFORE
         t1 = lab["end_us"] / 1e6 + SLACK_AFTER
+        ranges = lab.get("src_ports") or []
         for e in self.eve:
-            if t0 <= e["_t"] <= t1 and (src is None or e.get("src_ip") == src):
-                yield e
+            if not t0 <= e["_t"] <= t1:
+                continue
+            if src is not None:
+                if e.get("src_ip") != src:
+                    continue
+                if src == lab["attacker"] and ranges and not lab.get("src_ports_truncated") \
+                        and not any(a <= e.get("src_port", -1) <= b for a, b in ranges):
+                    continue
+            yield e
 
     def mqtt(self, lab, kind, src=None):
         src = lab["attacker"] if src is None else src

@@ -63,6 +63,7 @@ struct client {
 	uint64_t next_pub;
 	uint64_t last_tx;    /* last control packet the client sent */
 	uint64_t t_drop;     /* planned reconnect */
+	uint64_t t_will;     /* after a Wi-Fi drop: when the broker gives up on it */
 	uint16_t mid;        /* client's next packet identifier */
 	uint16_t peer_mid;   /* broker's next packet identifier on this link */
 	uint16_t port;
@@ -89,7 +90,7 @@ struct sim {
 	unsigned attacks;
 	/* summary */
 	uint64_t pub_dev, pub_fwd, readings, failed, connects, pingreq,
-		 disconnects, retained_sent;
+		 disconnects, retained_sent, wifi_drops;
 };
 
 static uint8_t scratch[1 << 16];
@@ -325,8 +326,39 @@ static void do_connect(struct sim *s, struct client *c, uint64_t t)
 }
 
 /* Graceful reconnect: DISCONNECT, FIN from the client, back after 2-10 s. */
+/*
+ * A Wi-Fi drop: the board vanishes mid-connection, sending nothing. The
+ * broker notices after 1.5 keepalive periods without a packet ("exceeded
+ * timeout"), closes towards nobody and publishes the will, which reaches
+ * the dashboard. The board is back 30-120 s after the drop, after that.
+ */
+static void do_wifi_drop(struct sim *s, struct client *c, uint64_t t)
+{
+	s->wifi_drops++;
+	c->connected = false;
+	c->conn.side[SYNTH_C2S].ack_pending = false;
+	c->t_will = c->last_tx + (uint64_t)c->keepalive * 1500000u;
+	if (c->t_will < t)
+		c->t_will = t;
+	c->t_connect = t + 30 * US + (uint64_t)(tb_rng_unit(&s->rng) * 90 * US);
+	if (c->t_connect < c->t_will + 2 * US) /* long keepalives: back after the will */
+		c->t_connect = c->t_will + 2 * US;
+}
+
+static void do_will(struct sim *s, struct client *c, uint64_t t)
+{
+	c->t_will = 0;
+	synth_tcp_fin_unanswered(&s->pc, &c->conn, SYNTH_S2C, t);
+	/* The will: QoS 1, retained at the broker, forwarded with retain cleared. */
+	forward(s, t + 200, c->status_topic, "offline", 7, 1);
+}
+
 static void do_disconnect(struct sim *s, struct client *c, uint64_t t)
 {
+	if (!c->is_dash && tb_rng_unit(&s->rng) < 0.3) {
+		do_wifi_drop(s, c, t);
+		return;
+	}
 	struct mqtt_msg d = msg(MQTT_DISCONNECT, s->o.version);
 	uint64_t te = send_msg(s, c, SYNTH_C2S, t, &d);
 	s->disconnects++;
@@ -384,7 +416,7 @@ static void do_reading(struct sim *s, struct client *c, uint64_t t)
 	publish(s, c, t, c->topic, js, c->qos, false);
 }
 
-enum ev { EV_NONE, EV_ACK_C, EV_ACK_S, EV_CONNECT, EV_DROP, EV_PING, EV_READ };
+enum ev { EV_NONE, EV_ACK_C, EV_ACK_S, EV_CONNECT, EV_DROP, EV_PING, EV_READ, EV_WILL };
 
 static uint64_t client_next(const struct client *c, enum ev *kind)
 {
@@ -396,6 +428,8 @@ static uint64_t client_next(const struct client *c, enum ev *kind)
 	if (c->conn.side[SYNTH_S2C].ack_pending)
 		CAND(c->conn.side[SYNTH_S2C].ack_due, EV_ACK_S);
 	if (!c->connected) {
+		if (c->t_will)
+			CAND(c->t_will, EV_WILL);
 		CAND(c->t_connect, EV_CONNECT);
 		return best;
 	}
@@ -529,6 +563,7 @@ static void sim_run(struct sim *s)
 		case EV_ACK_S: synth_tcp_flush_ack(&s->pc, &who->conn, SYNTH_S2C); break;
 		case EV_CONNECT: do_connect(s, who, best); break;
 		case EV_DROP: do_disconnect(s, who, best); break;
+		case EV_WILL: do_will(s, who, best); break;
 		case EV_PING: do_ping(s, who, best); break;
 		case EV_READ: do_reading(s, who, best); break;
 		case EV_NONE: return;
@@ -851,12 +886,13 @@ int main(int argc, char **argv)
 	}
 	printf("publish_device=%llu\npublish_forwarded=%llu\npublish_total=%llu\n"
 	       "readings=%llu\nfailed_reads=%llu\nconnects=%llu\ndisconnects=%llu\n"
-	       "pingreq=%llu\nretained_delivered=%llu\npackets=%llu\nbytes=%llu\n",
+	       "pingreq=%llu\nretained_delivered=%llu\nwifi_drops=%llu\npackets=%llu\nbytes=%llu\n",
 	       (unsigned long long)s.pub_dev, (unsigned long long)s.pub_fwd,
 	       (unsigned long long)(s.pub_dev + s.pub_fwd),
 	       (unsigned long long)s.readings, (unsigned long long)s.failed,
 	       (unsigned long long)s.connects, (unsigned long long)s.disconnects,
 	       (unsigned long long)s.pingreq, (unsigned long long)s.retained_sent,
+	       (unsigned long long)s.wifi_drops,
 	       (unsigned long long)s.pc.packets, (unsigned long long)s.pc.bytes);
 	printf("attacks=%u\nlabels=%u\n", s.attacks, s.n_labels);
 	return 0;

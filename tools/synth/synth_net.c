@@ -236,6 +236,15 @@ uint64_t synth_tcp_syn_reset(struct synth_pcap *pc, struct synth_conn *c,
 	return ts;
 }
 
+void synth_tcp_fin_unanswered(struct synth_pcap *pc, struct synth_conn *c, int dir,
+			      uint64_t ts)
+{
+	struct synth_side *s = &c->side[dir], *d = &c->side[!dir];
+	emit(pc, ts, s, d, s->nxt++, d->nxt, TCP_FIN | TCP_ACK, NULL, 0, false);
+	s->ack_pending = d->ack_pending = false;
+	c->open = false;
+}
+
 uint64_t synth_tcp_send(struct synth_pcap *pc, struct synth_conn *c, int dir,
 			uint64_t ts, const uint8_t *data, size_t n,
 			uint32_t gap_us)

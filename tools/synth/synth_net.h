@@ -85,6 +85,13 @@ uint64_t synth_tcp_send(struct synth_pcap *pc, struct synth_conn *c, int dir,
 uint64_t synth_tcp_syn_reset(struct synth_pcap *pc, struct synth_conn *c,
 			     uint64_t ts, uint32_t rtt, uint32_t isn_c, uint32_t isn_s);
 
+/*
+ * Side dir closes towards a peer that has vanished (a Wi-Fi drop): one
+ * FIN+ACK and nothing back. Pending delayed ACKs of both sides are dropped.
+ */
+void synth_tcp_fin_unanswered(struct synth_pcap *pc, struct synth_conn *c, int dir,
+			      uint64_t ts);
+
 /* Writes side dir's pending delayed ACK at its due time, if any. */
 void synth_tcp_flush_ack(struct synth_pcap *pc, struct synth_conn *c, int dir);
 

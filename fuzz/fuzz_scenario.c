@@ -66,7 +66,7 @@ static void check_sc(const struct tb_scenario *sc)
 			FUZZ_CHECK(tb_attack_kind_known(e->argv[0]));
 			break;
 		case TB_EV_TAMPER:
-			FUZZ_CHECK(e->delta != 0 && e->delta >= -100 && e->delta <= 100);
+			FUZZ_CHECK(e->delta != 0 && e->delta >= -60 && e->delta <= 60);
 			FUZZ_CHECK(e->for_s > 0);
 			FUZZ_CHECK(terminated(e->device, sizeof(e->device)));
 			FUZZ_CHECK(sensor_exists(sc, e->device));

@@ -22,7 +22,7 @@
 #define SC_MAX_INTERVAL 3600
 #define SC_MAX_KEEPALIVE 65535
 #define SC_MAX_Z2M_DEVICES 16
-#define SC_MAX_DELTA 100.0        /* degC of tampering */
+#define SC_MAX_DELTA 60.0         /* degC of tampering (mqttids-sensor's limit) */
 #define SC_MAX_FILE (1u << 20)    /* tb_scenario_load reads at most 1 MiB */
 #define SC_MAX_SHOWN 50           /* messages printed; later ones only counted */
 #define SC_NUM_LEN 32             /* longest number accepted, in characters */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "mqtt/mqtt_encode.h"
+#include "tb_scenario.h"
 #include "tb_sensor.h"
 
 #define US 1000000ull
@@ -215,6 +216,7 @@ int tb_attack_parse(int argc, char **argv, struct tb_attack_opts *o, FILE *err)
 		{ "--password", 's', 0, 0 }, { "--wordlist", 's', 0, 0 },
 		{ "--shared-key", 's', 0, 0 }, { "--no-stop", 'f', 0, 0 },
 	};
+	bool set_topic = false, set_device = false, set_cid = false;
 	for (int i = 1; i < argc; i++) {
 		size_t k = 0;
 		while (k < sizeof(opt) / sizeof(opt[0]) && strcmp(opt[k].name, argv[i]) != 0)
@@ -266,6 +268,37 @@ int tb_attack_parse(int argc, char **argv, struct tb_attack_opts *o, FILE *err)
 			return -1;
 		}
 		memcpy(dst, v, strlen(v) + 1);
+		set_topic |= dst == o->topic;
+		set_device |= dst == o->device;
+		set_cid |= dst == o->client_id;
+	}
+	/* A takeover's victim is the client id it steals. */
+	if (o->kind == TB_TAKEOVER && set_cid && !set_device) {
+		snprintf(o->device, sizeof(o->device), "%s", o->client_id);
+		set_device = true;
+	}
+	if (o->kind == TB_TAKEOVER && set_device && !set_cid)
+		snprintf(o->client_id, sizeof(o->client_id), "%s", o->device);
+	/* A victim named without a topic: the testbed's topic for that sensor. */
+	bool victim_topic = o->kind == TB_FLOOD_FLOCK || o->kind == TB_SPOOF ||
+			    o->kind == TB_NO_KEY || o->kind == TB_BAD_HMAC ||
+			    o->kind == TB_REPLAY || o->kind == TB_TAKEOVER ||
+			    o->kind == TB_BIG_WILL;
+	if (victim_topic && set_device && !set_topic) {
+		char id[96], topic[256];
+		unsigned i;
+		for (i = 1; i <= 512; i++) {
+			tb_sensor_name(i, id, sizeof(id), NULL, 0, topic, sizeof(topic));
+			if (strcmp(id, o->device) == 0)
+				break;
+		}
+		if (i > 512) {
+			fprintf(err, "%s: --device %s is not a testbed sensor name; give --topic too\n",
+				argv[0], o->device);
+			return -1;
+		}
+		snprintf(o->topic, sizeof(o->topic), "%s%s", topic,
+			 o->kind == TB_BIG_WILL ? "/status" : "");
 	}
 	return 0;
 }

@@ -595,6 +595,13 @@ static void parse_line(struct pctx *c, const char *line, size_t n)
 		if (want_uint(c, a, "a keepalive in seconds", 0, SC_MAX_KEEPALIVE, &u) ||
 		    set_once(c, D_KEEPALIVE, &w[0]))
 			return;
+		if (u > 0 && u < 5) {
+			/* libmosquitto refuses 1-4; the live sensors could not start. */
+			problem(c, c->line, a->col,
+				"expected a keepalive of 0 (off) or 5-65535 seconds, got %llu",
+				(unsigned long long)u);
+			return;
+		}
 		sc->keepalive = (unsigned)u;
 		break;
 	case D_VERSION:

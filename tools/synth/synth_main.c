@@ -355,7 +355,8 @@ static void do_will(struct sim *s, struct client *c, uint64_t t)
 
 static void do_disconnect(struct sim *s, struct client *c, uint64_t t)
 {
-	if (!c->is_dash && tb_rng_unit(&s->rng) < 0.3) {
+	/* Without a keepalive the broker would never notice a drop. */
+	if (!c->is_dash && c->keepalive && tb_rng_unit(&s->rng) < 0.3) {
 		do_wifi_drop(s, c, t);
 		return;
 	}
@@ -436,7 +437,8 @@ static uint64_t client_next(const struct client *c, enum ev *kind)
 	CAND(c->t_drop, EV_DROP);
 	if (!c->is_dash)
 		CAND(c->next_pub, EV_READ);
-	CAND(c->last_tx + (uint64_t)c->keepalive * US, EV_PING);
+	if (c->keepalive)
+		CAND(c->last_tx + (uint64_t)c->keepalive * US, EV_PING);
 #undef CAND
 	return best;
 }
@@ -779,8 +781,10 @@ static int finish(struct sim *s, FILE *benign)
 		if (o.version == 4 && s->o.version != 4)
 			o.version = s->o.version; /* attackers speak the network's version */
 		struct synth_pcap part;
-		if (synth_pcap_open_fp(&part, tmpfile()) != 0)
+		if (synth_pcap_open_fp(&part, tmpfile()) != 0) {
+			fprintf(stderr, "mqttids-synth: cannot create a scratch file\n");
 			return -1;
+		}
 		part.epoch_us = s->pc.epoch_us;
 		struct tb_label *l = &s->labels[s->n_labels++];
 		if (synth_attack_render(&o, (uint64_t)(e->at * 1e6), &atk, &s->broker,
@@ -789,8 +793,10 @@ static int finish(struct sim *s, FILE *benign)
 			fprintf(stderr, "mqttids-synth: %s:%u: attack %s: %s\n", s->o.scenario,
 				e->line, e->argv[0], l->detail);
 		atk.ip_id = (uint16_t)(atk.ip_id + 7919);
-		if (fflush(part.f) != 0 || part.err)
+		if (fflush(part.f) != 0 || part.err) {
+			fprintf(stderr, "mqttids-synth: write error on a scratch file\n");
 			return -1;
+		}
 		parts[np++] = part.f;
 	}
 	struct synth_pcap out;
@@ -869,10 +875,12 @@ int main(int argc, char **argv)
 	if (s.have_sc && prepare_events(&s) != 0)
 		return 1;
 	sim_run(&s);
-	if (fflush(benign) != 0 || s.pc.err || finish(&s, benign) != 0) {
-		fprintf(stderr, "mqttids-synth: write error on %s\n", s.o.out);
+	if (fflush(benign) != 0 || s.pc.err) {
+		fprintf(stderr, "mqttids-synth: write error on a scratch file\n");
 		return 1;
 	}
+	if (finish(&s, benign) != 0)
+		return 1; /* finish said why */
 	if (s.o.keys && write_keys(&s) != 0)
 		return 1;
 	printf("seed=%llu sensors=%u hours=%g interval=%u mqtt_version=%u keepalive=%u\n",

@@ -538,6 +538,24 @@ static struct conn_args std_args(const struct run *r, const char *cid)
 	return a;
 }
 
+/*
+ * Connects with the attack's credentials and the given client id; returns
+ * the handle once CONNACK accepted it, or -1 with the reason in the label.
+ */
+static int connect_accepted(struct run *r, const char *cid)
+{
+	struct conn_args a = std_args(r, cid);
+	int code;
+	int c = mqtt_connect(r, &a, true, &code);
+	if (c < 0 || !connack_ok(code)) {
+		detail(r, "\"error\":\"connect refused\",\"connack\":%d", code);
+		if (c >= 0)
+			r->io->close(r->io->ud, c);
+		return -1;
+	}
+	return c;
+}
+
 /* ---- the kinds ---- */
 
 static int flood_malaria(struct run *r)
@@ -650,15 +668,9 @@ static int flood_flock(struct run *r)
 	const struct tb_attack_opts *o = r->o;
 	char cid[40];
 	snprintf(cid, sizeof(cid), "iotflock-%llu", (unsigned long long)(o->seed % 100000));
-	struct conn_args a = std_args(r, cid);
-	int code;
-	int c = mqtt_connect(r, &a, true, &code);
-	if (c < 0 || !connack_ok(code)) {
-		detail(r, "\"error\":\"connect refused\",\"connack\":%d", code);
-		if (c >= 0)
-			r->io->close(r->io->ud, c);
+	int c = connect_accepted(r, cid);
+	if (c < 0)
 		return -1;
-	}
 	uint64_t sent = 0;
 	for (unsigned i = 0; i < o->count && !expired(r); i++) {
 		pace(r, i, o->rate);
@@ -870,15 +882,9 @@ static unsigned listen_until(struct run *r, int c, uint64_t until)
 static int discovery(struct run *r)
 {
 	const struct tb_attack_opts *o = r->o;
-	struct conn_args a = std_args(r, "mqtt-pwn-discovery");
-	int code;
-	int c = mqtt_connect(r, &a, true, &code);
-	if (c < 0 || !connack_ok(code)) {
-		detail(r, "\"error\":\"connect refused\",\"connack\":%d", code);
-		if (c >= 0)
-			r->io->close(r->io->ud, c);
+	int c = connect_accepted(r, "mqtt-pwn-discovery");
+	if (c < 0)
 		return -1;
-	}
 	static const char *const all[] = { "#", "$SYS/#" };
 	static const char *const info[] = {
 		"$SYS/broker/version", "$SYS/broker/uptime",
@@ -905,15 +911,9 @@ static int unauth_publish(struct run *r)
 	const struct tb_attack_opts *o = r->o;
 	char cid[96];
 	snprintf(cid, sizeof(cid), "%s", o->client_id[0] ? o->client_id : "mqtt-explorer-4f1c");
-	struct conn_args a = std_args(r, cid);
-	int code;
-	int c = mqtt_connect(r, &a, true, &code);
-	if (c < 0 || !connack_ok(code)) {
-		detail(r, "\"error\":\"connect refused\",\"connack\":%d", code);
-		if (c >= 0)
-			r->io->close(r->io->ud, c);
+	int c = connect_accepted(r, cid);
+	if (c < 0)
 		return -1;
-	}
 	unsigned sent = 0, denied = 0;
 	for (unsigned i = 0; i < o->count && !expired(r); i++) {
 		pace(r, i, o->rate);
@@ -941,15 +941,9 @@ static int unauth_publish(struct run *r)
 static int unauth_subscribe(struct run *r)
 {
 	const struct tb_attack_opts *o = r->o;
-	struct conn_args a = std_args(r, "mqtt-explorer-7a2d");
-	int code;
-	int c = mqtt_connect(r, &a, true, &code);
-	if (c < 0 || !connack_ok(code)) {
-		detail(r, "\"error\":\"connect refused\",\"connack\":%d", code);
-		if (c >= 0)
-			r->io->close(r->io->ud, c);
+	int c = connect_accepted(r, "mqtt-explorer-7a2d");
+	if (c < 0)
 		return -1;
-	}
 	const char *f[1] = { o->topic };
 	unsigned denied = 0, got = 0;
 	for (unsigned i = 0; i < o->count && !expired(r); i++)
@@ -1107,15 +1101,9 @@ static int forged(struct run *r, enum tb_sec mode, const char *default_cid)
 {
 	const struct tb_attack_opts *o = r->o;
 	const char *cid = o->client_id[0] ? o->client_id : default_cid;
-	struct conn_args a = std_args(r, cid);
-	int code;
-	int c = mqtt_connect(r, &a, true, &code);
-	if (c < 0 || !connack_ok(code)) {
-		detail(r, "\"error\":\"connect refused\",\"connack\":%d", code);
-		if (c >= 0)
-			r->io->close(r->io->ud, c);
+	int c = connect_accepted(r, cid);
+	if (c < 0)
 		return -1;
-	}
 	unsigned sent = 0;
 	for (unsigned i = 0; i < o->count && !expired(r); i++) {
 		pace(r, i, o->rate);
@@ -1147,15 +1135,9 @@ static int forged(struct run *r, enum tb_sec mode, const char *default_cid)
 static int replay(struct run *r)
 {
 	const struct tb_attack_opts *o = r->o;
-	struct conn_args a = std_args(r, "mqtt-spy-3c9e");
-	int code;
-	int c = mqtt_connect(r, &a, true, &code);
-	if (c < 0 || !connack_ok(code)) {
-		detail(r, "\"error\":\"connect refused\",\"connack\":%d", code);
-		if (c >= 0)
-			r->io->close(r->io->ud, c);
+	int c = connect_accepted(r, "mqtt-spy-3c9e");
+	if (c < 0)
 		return -1;
-	}
 	const char *f[1] = { o->topic };
 	unsigned denied = 0;
 	subscribe(r, c, f, 1, 1, &denied);

@@ -44,7 +44,7 @@ void tb_label_client(struct tb_label *l, const char *id)
 		snprintf(l->client_ids[l->n_ids++], sizeof(l->client_ids[0]), "%s", id);
 }
 
-static void iso(char *out, size_t cap, uint64_t us)
+void tb_iso_utc(char *out, size_t cap, uint64_t us)
 {
 	time_t s = (time_t)(us / 1000000);
 	struct tm tm;
@@ -61,9 +61,9 @@ int tb_label_write(const char *path, const struct tb_label *l)
 	jw_open_obj(&w, NULL);
 	jw_cstr(&w, "kind", l->kind);
 	jw_cstr(&w, "mode", l->mode);
-	iso(ts, sizeof(ts), l->start_us);
+	tb_iso_utc(ts, sizeof(ts), l->start_us);
 	jw_cstr(&w, "start", ts);
-	iso(ts, sizeof(ts), l->end_us);
+	tb_iso_utc(ts, sizeof(ts), l->end_us);
 	jw_cstr(&w, "end", ts);
 	jw_uint(&w, "start_us", l->start_us);
 	jw_uint(&w, "end_us", l->end_us);

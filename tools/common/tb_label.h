@@ -32,6 +32,9 @@ struct tb_label {
 	char detail[512];      /* extra JSON members, "" or "\"k\":v,..." */
 };
 
+/* Epoch microseconds as "2026-11-22T12:38:12.285029Z" (UTC) into out. */
+void tb_iso_utc(char *out, size_t cap, uint64_t us);
+
 void tb_label_init(struct tb_label *l, const char *kind, const char *mode);
 /* Records a source port (merged into the last range when consecutive). */
 void tb_label_port(struct tb_label *l, uint16_t port);

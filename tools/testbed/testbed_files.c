@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include "testbed.h"
+#include "tb_label.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -395,14 +396,6 @@ int tbr_labels_sort(struct tbr *r)
 	return rc;
 }
 
-static void iso_us(char *out, size_t cap, uint64_t us)
-{
-	time_t s = (time_t)(us / 1000000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, cap - n, ".%06uZ", (unsigned)(us % 1000000));
-}
 
 static const char *role_name(enum tbr_role ro)
 {
@@ -461,10 +454,10 @@ int tbr_run_json(const struct tbr *r)
 	jw_cstr(&w, "network", r->netns ? "10.77.0.0/16" : "127.77.0.0/16");
 	jw_cstr(&w, "capture_interface", r->cap_iface);
 	jw_cstr(&w, "capture_filter", r->cap_filter);
-	iso_us(s, sizeof(s), r->start_us);
+	tb_iso_utc(s, sizeof(s), r->start_us);
 	jw_cstr(&w, "start", s);
 	jw_uint(&w, "start_us", r->start_us);
-	iso_us(s, sizeof(s), r->end_us);
+	tb_iso_utc(s, sizeof(s), r->end_us);
 	jw_cstr(&w, "end", s);
 	jw_uint(&w, "end_us", r->end_us);
 	json_num(&w, "duration", sc->duration);

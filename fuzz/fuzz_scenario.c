@@ -10,7 +10,8 @@
  * before the end of the run, with NUL-terminated strings; attacks have a
  * known kind and 1 to TB_SC_MAX_ARGS arguments; tamper and silence name an
  * existing sensor, z2m-offline needs z2m on; loading the bytes from a file
- * gives the same result as parsing them.
+ * gives the same result as parsing them; an attack's arguments either fail
+ * the attack tool's own parser or give options within their ranges.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
@@ -36,6 +37,34 @@ static bool sensor_exists(const struct tb_scenario *sc, const char *dev)
 	return false;
 }
 
+/*
+ * The attack's own option parser (tb_attack_parse, as mqttids-synth and
+ * mqttids-testbed check call it) on the event's words: either an error or
+ * options within their documented ranges.
+ */
+static void check_attack_args(const struct tb_event *e)
+{
+	static FILE *devnull;
+	if (!devnull)
+		devnull = fopen("/dev/null", "w");
+	char *av[TB_SC_MAX_ARGS];
+	for (int k = 0; k < e->argc; k++)
+		av[k] = (char *)e->argv[k];
+	struct tb_attack_opts o;
+	if (tb_attack_parse(e->argc, av, &o, devnull) != 0)
+		return;
+	FUZZ_CHECK(o.count <= 1000000 && o.clients >= 1 && o.clients <= 256);
+	FUZZ_CHECK(o.version >= 3 && o.version <= 5 && o.qos <= 2);
+	FUZZ_CHECK(o.duration >= 0 && o.duration <= 86400 && o.rate >= 0);
+	FUZZ_CHECK(o.keepalive <= 65535 && o.payload_size <= 16u * 1024 * 1024);
+	FUZZ_CHECK(terminated(o.topic, sizeof(o.topic)) && terminated(o.device, sizeof(o.device)) &&
+		   terminated(o.client_id, sizeof(o.client_id)) &&
+		   terminated(o.username, sizeof(o.username)) &&
+		   terminated(o.password, sizeof(o.password)) &&
+		   terminated(o.wordlist, sizeof(o.wordlist)) &&
+		   terminated(o.shared_key, sizeof(o.shared_key)));
+}
+
 static void check_sc(const struct tb_scenario *sc)
 {
 	FUZZ_CHECK(terminated(sc->name, sizeof(sc->name)) && sc->name[0]);
@@ -43,7 +72,7 @@ static void check_sc(const struct tb_scenario *sc)
 	FUZZ_CHECK(sc->sensors >= 1 && sc->sensors <= 32);
 	FUZZ_CHECK(sc->interval >= 1 && sc->interval <= 3600);
 	FUZZ_CHECK(sc->qos == 0 || sc->qos == 1 || sc->qos == -1);
-	FUZZ_CHECK(sc->keepalive <= 65535);
+	FUZZ_CHECK(sc->keepalive == 0 || (sc->keepalive >= 5 && sc->keepalive <= 65535));
 	FUZZ_CHECK(sc->mqtt_version >= 3 && sc->mqtt_version <= 5);
 	FUZZ_CHECK(sc->security == TB_SEC_NONE || sc->security == TB_SEC_KEY ||
 		   sc->security == TB_SEC_HMAC);
@@ -64,6 +93,7 @@ static void check_sc(const struct tb_scenario *sc)
 			for (int a = 0; a < e->argc; a++)
 				FUZZ_CHECK(terminated(e->argv[a], TB_SC_ARG_LEN));
 			FUZZ_CHECK(tb_attack_kind_known(e->argv[0]));
+			check_attack_args(e);
 			break;
 		case TB_EV_TAMPER:
 			FUZZ_CHECK(e->delta != 0 && e->delta >= -60 && e->delta <= 60);

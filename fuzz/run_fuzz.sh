@@ -4,7 +4,7 @@
 #
 # usage: fuzz/run_fuzz.sh TARGET [SECONDS] [--keep]
 #   TARGET   mqtt_parse | mqtt_stream | tcp_reasm | pcap_pipeline |
-#            pcap_frames | config | scenario
+#            pcap_frames | config | scenario | payload
 #   SECONDS  run time (default 300)
 #   --keep   copy the new, minimised inputs into fuzz/corpus/TARGET
 #

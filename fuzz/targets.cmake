@@ -10,6 +10,8 @@ set(MQTTIDS_FUZZ_TARGETS
   pcap_frames
   config
   scenario
+  payload
 )
 set(MQTTIDS_FUZZ_LIBS_scenario mqttids_testbed)
+set(MQTTIDS_FUZZ_LIBS_payload mqttids_testbed)
 set(MQTTIDS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})

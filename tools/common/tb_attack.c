@@ -556,6 +556,44 @@ static int connect_accepted(struct run *r, const char *cid)
 	return c;
 }
 
+enum { PUB_SEND_FAILED = -2, PUB_CLOSED = -1, PUB_NO_ACK = 0, PUB_ACKED = 1 };
+
+/*
+ * Publishes p[0..n) on topic at qos (packet id mid) and completes the
+ * broker's side of the exchange: PUBACK for QoS 1; PUBREC, PUBREL, PUBCOMP
+ * for QoS 2. Returns PUB_SEND_FAILED when the PUBLISH could not be sent,
+ * otherwise PUB_ACKED (always for QoS 0), PUB_NO_ACK after 2 s without an
+ * answer, or PUB_CLOSED. *reason (may be NULL) gets the ack's v5 reason
+ * code, 0 when it has none.
+ */
+static int publish_acked(struct run *r, int c, const char *topic, const void *p,
+			 size_t n, uint8_t qos, uint16_t mid, uint8_t *reason)
+{
+	struct mqtt_msg m = msg(r, MQTT_PUBLISH);
+	m.qos = qos;
+	m.msg_id = mid;
+	m.topic = mqtt_str(topic);
+	m.payload.p = p;
+	m.payload.len = n;
+	if (reason)
+		*reason = 0;
+	if (send_msg(r, c, &m, NULL) != 0)
+		return PUB_SEND_FAILED;
+	if (!qos)
+		return PUB_ACKED;
+	struct mqtt_msg a;
+	int rc = await(r, c, qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, 2 * US, &a);
+	if (rc == 1 && reason && a.has_reason_code)
+		*reason = a.reason_code;
+	if (rc == 1 && qos == 2) {
+		struct mqtt_msg rel = msg(r, MQTT_PUBREL);
+		rel.msg_id = mid;
+		send_msg(r, c, &rel, NULL);
+		await(r, c, MQTT_PUBCOMP, 2 * US, &a);
+	}
+	return rc;
+}
+
 /* ---- the kinds ---- */
 
 static int flood_malaria(struct run *r)
@@ -600,33 +638,18 @@ static int flood_malaria(struct run *r)
 			snprintf(topic, sizeof(topic), "mqtt-malaria/%s/data/%u/%u", cid[i],
 				 seq, o->count);
 			rand_hex(r, payload, plen);
-			struct mqtt_msg p = msg(r, MQTT_PUBLISH);
-			p.qos = o->qos;
-			p.topic = mqtt_str(topic);
-			p.payload.p = (const uint8_t *)payload;
-			p.payload.len = plen;
-			p.msg_id = (uint16_t)(seq % 65535 + 1);
-			if (send_msg(r, c[i], &p, NULL) != 0) {
+			int rc = publish_acked(r, c[i], topic, payload, plen, o->qos,
+					       (uint16_t)(seq % 65535 + 1), NULL);
+			if (rc == PUB_SEND_FAILED) {
 				alive[i] = false;
 				continue;
 			}
 			sent++;
 			any = true;
-			if (o->qos) {
-				struct mqtt_msg a;
-				int rc = await(r, c[i], o->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC,
-					       2 * US, &a);
-				if (rc < 0)
-					alive[i] = false;
-				else if (rc == 1)
-					acked++;
-				if (rc == 1 && o->qos == 2) {
-					struct mqtt_msg rel = msg(r, MQTT_PUBREL);
-					rel.msg_id = p.msg_id;
-					send_msg(r, c[i], &rel, NULL);
-					await(r, c[i], MQTT_PUBCOMP, 2 * US, &a);
-				}
-			}
+			if (rc == PUB_CLOSED)
+				alive[i] = false;
+			else if (rc == PUB_ACKED && o->qos)
+				acked++;
 		}
 		if (!any)
 			break;
@@ -678,20 +701,13 @@ static int flood_flock(struct run *r)
 		/* IoT-Flock replays the victim's value shape with small jitter. */
 		double t = 21 + (double)(tb_rng_next(&r->rng) % 5);
 		size_t n = sensor_payload(r, t, TB_SEC_NONE, 0, pl, sizeof(pl));
-		struct mqtt_msg p = msg(r, MQTT_PUBLISH);
-		p.qos = o->qos;
-		p.msg_id = (uint16_t)(i % 65535 + 1);
-		p.topic = mqtt_str(o->topic);
-		p.payload.p = (const uint8_t *)pl;
-		p.payload.len = n;
-		if (send_msg(r, c, &p, NULL) != 0)
+		int rc = publish_acked(r, c, o->topic, pl, n, o->qos,
+				       (uint16_t)(i % 65535 + 1), NULL);
+		if (rc == PUB_SEND_FAILED)
 			break;
 		sent++;
-		if (o->qos) {
-			struct mqtt_msg ack;
-			if (await(r, c, MQTT_PUBACK, 2 * US, &ack) < 0)
-				break;
-		}
+		if (rc == PUB_CLOSED)
+			break;
 	}
 	disconnect(r, c);
 	snprintf(r->l->topic, sizeof(r->l->topic), "%s", o->topic);
@@ -917,20 +933,15 @@ static int unauth_publish(struct run *r)
 	unsigned sent = 0, denied = 0;
 	for (unsigned i = 0; i < o->count && !expired(r); i++) {
 		pace(r, i, o->rate);
-		struct mqtt_msg p = msg(r, MQTT_PUBLISH);
-		p.qos = o->qos;
-		p.msg_id = (uint16_t)(i + 1);
-		p.topic = mqtt_str(o->topic);
-		p.payload = mqtt_str("{\"state\":\"UNLOCK\"}");
-		if (send_msg(r, c, &p, NULL) != 0)
+		static const char unlock[] = "{\"state\":\"UNLOCK\"}";
+		uint8_t reason;
+		int rc = publish_acked(r, c, o->topic, unlock, sizeof(unlock) - 1, o->qos,
+				       (uint16_t)(i + 1), &reason);
+		if (rc == PUB_SEND_FAILED)
 			break;
 		sent++;
-		if (o->qos) {
-			struct mqtt_msg ack;
-			if (await(r, c, o->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, 2 * US, &ack) == 1 &&
-			    ack.has_reason_code && ack.reason_code >= 0x80)
-				denied++;
-		}
+		if (rc == PUB_ACKED && reason >= 0x80)
+			denied++;
 	}
 	disconnect(r, c);
 	snprintf(r->l->topic, sizeof(r->l->topic), "%s", o->topic);
@@ -1109,19 +1120,10 @@ static int forged(struct run *r, enum tb_sec mode, const char *default_cid)
 		pace(r, i, o->rate);
 		char pl[512];
 		size_t n = sensor_payload(r, o->value, mode, 1000 + i, pl, sizeof(pl));
-		struct mqtt_msg p = msg(r, MQTT_PUBLISH);
-		p.qos = o->qos;
-		p.msg_id = (uint16_t)(i + 1);
-		p.topic = mqtt_str(o->topic);
-		p.payload.p = (const uint8_t *)pl;
-		p.payload.len = n;
-		if (send_msg(r, c, &p, NULL) != 0)
+		if (publish_acked(r, c, o->topic, pl, n, o->qos, (uint16_t)(i + 1), NULL) ==
+		    PUB_SEND_FAILED)
 			break;
 		sent++;
-		if (o->qos) {
-			struct mqtt_msg ack;
-			await(r, c, MQTT_PUBACK, 2 * US, &ack);
-		}
 	}
 	if (r->o->kind == TB_TAKEOVER)
 		r->io->sleep_until(r->io->ud, r->deadline);
@@ -1178,11 +1180,7 @@ static int replay(struct run *r)
 		if (at > r->deadline)
 			break;
 		r->io->sleep_until(r->io->ud, at);
-		struct mqtt_msg p = msg(r, MQTT_PUBLISH);
-		p.topic = mqtt_str(o->topic);
-		p.payload.p = copy;
-		p.payload.len = copy_len;
-		if (send_msg(r, c, &p, NULL) != 0)
+		if (publish_acked(r, c, o->topic, copy, copy_len, 0, 0, NULL) == PUB_SEND_FAILED)
 			break;
 		sent++;
 	}

@@ -14,6 +14,7 @@
 
 #include "mqtt/mqtt_encode.h"
 #include "mqtt/mqtt_parse.h"
+#include "tb_broker.h"
 #include "tb_sensor.h"
 
 #define MAX_CONNS 4096
@@ -72,62 +73,10 @@ struct sio {
 	char attacker[48], target[64];
 };
 
-/* ---- the testbed's users and ACL (tools/testbed writes the same files) ---- */
-
-static const struct { const char *user, *pass; } users[] = {
-	{ "sensor", "sensor-pass" }, { "dashboard", "dash-pass" },
-	{ "admin", "Adm1n-S3cure!" }, { "zigbee2mqtt", "z2m-pass" },
-	{ "guest", "guest" },
-};
-
-bool synth_topic_match(const char *f, const char *t)
-{
-	if (t[0] == '$' && (f[0] == '#' || f[0] == '+'))
-		return false;
-	for (;;) {
-		if (f[0] == '#' && f[1] == '\0')
-			return true;
-		const char *fe = strchr(f, '/'), *te = strchr(t, '/');
-		size_t fl = fe ? (size_t)(fe - f) : strlen(f);
-		size_t tl = te ? (size_t)(te - t) : strlen(t);
-		if (!(fl == 1 && f[0] == '+') && (fl != tl || memcmp(f, t, fl) != 0))
-			return false;
-		if (!fe && !te)
-			return true;
-		if (!te)
-			return fe && strcmp(fe + 1, "#") == 0; /* "a/#" matches "a" */
-		if (!fe)
-			return false;
-		f = fe + 1;
-		t = te + 1;
-	}
-}
-
-/* mosquitto's acl_file as tools/testbed writes it ("pattern" %c = client id). */
+/* mosquitto's acl_file as tools/testbed writes it (tb_broker.c). */
 static bool acl_allows(const struct sconn *s, const char *topic, bool write)
 {
-	static const struct { const char *user, *filter; char acc; } acl[] = {
-		{ "dashboard", "sensors/#", 'r' }, { "dashboard", "zigbee2mqtt/#", 'r' },
-		{ "dashboard", "$SYS/#", 'r' }, { "admin", "#", 'b' },
-		{ "admin", "$SYS/#", 'b' }, { "zigbee2mqtt", "zigbee2mqtt/#", 'b' },
-		{ "guest", "public/#", 'b' },
-	};
-	for (size_t i = 0; i < sizeof(acl) / sizeof(acl[0]); i++)
-		if (strcmp(acl[i].user, s->user) == 0 &&
-		    (acl[i].acc == 'b' || acl[i].acc == (write ? 'w' : 'r')) &&
-		    synth_topic_match(acl[i].filter, topic))
-			return true;
-	/* pattern write sensors/+/%c, sensors/+/%c/#; pattern read sensors/+/%c/cmd */
-	char p[300];
-	if (write) {
-		snprintf(p, sizeof(p), "sensors/+/%s", s->cid);
-		if (synth_topic_match(p, topic))
-			return true;
-		snprintf(p, sizeof(p), "sensors/+/%s/#", s->cid);
-		return synth_topic_match(p, topic);
-	}
-	snprintf(p, sizeof(p), "sensors/+/%s/cmd", s->cid);
-	return synth_topic_match(p, topic);
+	return tb_acl_allows(s->user, s->cid, topic, write);
 }
 
 /* ---- time and frames ---- */
@@ -317,7 +266,7 @@ static void deliver_feeds(struct sio *x, int h, uint64_t t, const char *filter, 
 	struct sconn *s = &x->c[h];
 	for (size_t f = 0; f < x->n_feeds; f++) {
 		const struct synth_feed *fd = &x->feeds[f];
-		if (!synth_topic_match(filter, fd->topic) || !acl_allows(s, fd->topic, false))
+		if (!tb_topic_match(filter, fd->topic) || !acl_allows(s, fd->topic, false))
 			continue;
 		unsigned sent = 0;
 		for (size_t i = 0; i < fd->n && sent < 20; i++) {
@@ -372,9 +321,9 @@ static void handle(struct sio *x, int h, uint64_t t, struct mqtt_msg *m, int per
 			code = s->version == 5 ? 0x87 : 5;
 		else {
 			bool ok = false;
-			for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++)
-				if (!strcmp(users[i].user, s->user) && m->has_password &&
-				    !strcmp(users[i].pass, pass))
+			for (size_t i = 0; i < tb_n_users; i++)
+				if (!strcmp(tb_users[i].name, s->user) && m->has_password &&
+				    !strcmp(tb_users[i].password, pass))
 					ok = true;
 			if (!ok)
 				code = s->version == 5 ? 0x86 : 5;
@@ -422,7 +371,7 @@ static void handle(struct sio *x, int h, uint64_t t, struct mqtt_msg *m, int per
 			if (!d->used || !d->connected || d->close_queued)
 				continue;
 			for (unsigned k = 0; k < d->n_subs; k++) {
-				if (!synth_topic_match(d->subs[k].filter, topic) ||
+				if (!tb_topic_match(d->subs[k].filter, topic) ||
 				    !acl_allows(d, topic, false))
 					continue;
 				struct mqtt_msg p = bmsg(d, MQTT_PUBLISH);

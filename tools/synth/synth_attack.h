@@ -26,7 +26,4 @@ int synth_attack_render(const struct tb_attack_opts *o, uint64_t start,
 			const struct synth_feed *feeds, size_t n_feeds,
 			struct synth_pcap *out, struct tb_label *label, uint64_t seed);
 
-/* Whether topic matches filter (MQTT §4.7, '$' topics not matched by a leading wildcard). */
-bool synth_topic_match(const char *filter, const char *topic);
-
 #endif

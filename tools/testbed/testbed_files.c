@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include "testbed.h"
+#include "tb_broker.h"
 #include "tb_label.h"
 
 #include <dirent.h>
@@ -125,41 +126,6 @@ static void hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = 0;
 }
 
-/* The broker's users: name, password, what they are for. */
-static const char *const users[][2] = {
-	{ "sensor", "sensor-pass" },    { "dashboard", "dash-pass" },
-	{ "admin", "Adm1n-S3cure!" },   { "zigbee2mqtt", "z2m-pass" },
-	{ "guest", "guest" },
-};
-
-static const char acl_text[] =
-	"# acl - mosquitto ACL of the mqttids testbed (written by mqttids-testbed).\n"
-	"# The dashboard reads everything a home dashboard shows, admin may do\n"
-	"# anything, the bridge owns its base topic and guest a public tree.\n"
-	"user dashboard\n"
-	"topic read sensors/#\n"
-	"topic read zigbee2mqtt/#\n"
-	"topic read $SYS/#\n"
-	"\n"
-	"user admin\n"
-	"topic readwrite #\n"
-	"topic readwrite $SYS/#\n"
-	"\n"
-	"user zigbee2mqtt\n"
-	"topic readwrite zigbee2mqtt/#\n"
-	"\n"
-	"user guest\n"
-	"topic readwrite public/#\n"
-	"\n"
-	"# Every client may write its own device topic, chosen by its client id\n"
-	"# (%c). The sensors rely on this; but it is a realistic misconfiguration:\n"
-	"# any authenticated user (guest too) who connects with a device's client\n"
-	"# id may publish as that device. The IDS has to catch that (takeover,\n"
-	"# spoof).\n"
-	"pattern write sensors/+/%c\n"
-	"pattern write sensors/+/%c/#\n"
-	"pattern read sensors/+/%c/cmd\n";
-
 static int write_conf(const struct tbr *r)
 {
 	char path[TBR_PATH], buf[8192];
@@ -206,7 +172,7 @@ static int write_passwd(const struct tbr *r)
 	if (tbr_path(r, "passwd", path, sizeof(path)))
 		return -1;
 	unlink(path);
-	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+	for (size_t i = 0; i < tb_n_users; i++) {
 		/* The first user creates the file: mosquitto_passwd -c -b FILE USER PASS. */
 		char *argv[8];
 		int k = 0;
@@ -215,12 +181,12 @@ static int write_passwd(const struct tbr *r)
 			argv[k++] = (char *)"-c";
 		argv[k++] = (char *)"-b";
 		argv[k++] = path;
-		argv[k++] = (char *)users[i][0];
-		argv[k++] = (char *)users[i][1];
+		argv[k++] = (char *)tb_users[i].name;
+		argv[k++] = (char *)tb_users[i].password;
 		argv[k] = NULL;
 		int rc = tbr_run(NULL, argv, NULL, out, sizeof(out));
 		if (rc != 0) {
-			tbr_err("mosquitto_passwd for %s failed (exit %d): %s", users[i][0], rc, out);
+			tbr_err("mosquitto_passwd for %s failed (exit %d): %s", tb_users[i].name, rc, out);
 			return -1;
 		}
 	}
@@ -295,9 +261,10 @@ int tbr_files_write(struct tbr *r)
 	}
 	int rc = write_file(r, "scenario", sc, n, 0644);
 	free(sc);
-	if (rc || write_file(r, "labels.jsonl", "", 0, 0644) ||
-	    write_file(r, "acl", acl_text, sizeof(acl_text) - 1, 0644) || write_conf(r) ||
-	    write_passwd(r))
+	char acl[4096];
+	size_t acl_len = tb_acl_file(acl, sizeof(acl));
+	if (rc || !acl_len || write_file(r, "labels.jsonl", "", 0, 0644) ||
+	    write_file(r, "acl", acl, acl_len, 0644) || write_conf(r) || write_passwd(r))
 		return -1;
 	if (r->sc->security == TB_SEC_HMAC && write_keys(r))
 		return -1;
@@ -472,10 +439,10 @@ int tbr_run_json(const struct tbr *r)
 		jw_cstr(&w, "key_file", "device-keys");
 	jw_close_obj(&w);
 	jw_open_arr(&w, "users");
-	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+	for (size_t i = 0; i < tb_n_users; i++) {
 		jw_open_obj(&w, NULL);
-		jw_cstr(&w, "username", users[i][0]);
-		jw_cstr(&w, "password", users[i][1]);
+		jw_cstr(&w, "username", tb_users[i].name);
+		jw_cstr(&w, "password", tb_users[i].password);
 		jw_close_obj(&w);
 	}
 	jw_close_arr(&w);

@@ -23,6 +23,7 @@ set -euo pipefail
 
 SKIP=77
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 PROG=broker_e2e
 
 log()  { printf '%s: %s\n' "$PROG" "$*" >&2; }
@@ -64,20 +65,6 @@ BG_PIDS=()          # background clients (some are `timeout` wrappers)
 CAP_PID=
 BROKER_PID=
 
-kill_wait() {       # kill_wait SIGNAL PID...: signal, then wait up to 3 s, then SIGKILL
-    local sig=$1 p i
-    shift
-    for p in "$@"; do kill "-$sig" "$p" 2>/dev/null || true; done
-    for p in "$@"; do
-        for ((i = 0; i < 30; i++)); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-}
-
 cleanup() {
     local rc=$?
     set +e
@@ -96,35 +83,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# wait_for FILE REGEX SECONDS [PID]: wait until FILE has a line matching REGEX;
-# fails after SECONDS or as soon as PID (if given) has exited.
-wait_for() {
-    local file=$1 re=$2 secs=$3 pid=${4:-} i
-    for ((i = 0; i < secs * 20; i++)); do
-        grep -Eq -- "$re" "$file" 2>/dev/null && return 0
-        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
-            grep -Eq -- "$re" "$file" 2>/dev/null && return 0
-            return 1
-        fi
-        sleep 0.05
-    done
-    return 1
-}
-
-# wait_pid PID SECONDS: wait for PID to exit; its exit status, or 124 on timeout.
-wait_pid() {
-    local pid=$1 secs=$2 i rc=0
-    for ((i = 0; i < secs * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        return 124
-    fi
-    wait "$pid" || rc=$?
-    return "$rc"
-}
 
 # ------------------------------------------------------------------ broker
 mosquitto_passwd -b -c "$T/passwd" sensor s3cret >/dev/null 2>&1 ||

@@ -1,6 +1,7 @@
 /* live_io.c - the attack transport over real sockets (blocking connects with a timeout, poll-based reads, IP_HDRINCL SYNs). */
 #define _DEFAULT_SOURCE
 #include "live_io.h"
+#include "tb_net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -193,18 +194,6 @@ static void l_close(void *ud, int h)
 	l->c[h].skip = 0;
 }
 
-static uint16_t csum(const void *p, size_t n, uint32_t sum)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)b[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* One SYN with an IPv4 header of our own (IP_HDRINCL), as hping3 -S sends. */
 static int l_syn(void *ud, uint16_t src_port, uint32_t seq)
 {
@@ -257,10 +246,10 @@ static int l_syn(void *ud, uint16_t src_port, uint32_t seq)
 	ph[10] = 0;
 	ph[11] = 20;
 	memcpy(ph + 12, t, 20);
-	uint16_t tc = csum(ph, sizeof(ph), 0);
+	uint16_t tc = tb_inet_csum(ph, sizeof(ph), 0);
 	t[16] = (uint8_t)(tc >> 8);
 	t[17] = (uint8_t)tc;
-	uint16_t ic = csum(pkt, 20, 0);
+	uint16_t ic = tb_inet_csum(pkt, 20, 0);
 	pkt[10] = (uint8_t)(ic >> 8);
 	pkt[11] = (uint8_t)ic;
 	ssize_t w = sendto(l->raw_fd, pkt, sizeof(pkt), 0,

@@ -6,6 +6,8 @@
  */
 #include "synth_net.h"
 
+#include "tb_net.h"
+
 #include <string.h>
 
 #include "mqtt/mqtt_encode.h"
@@ -131,17 +133,6 @@ int synth_pcap_merge(struct synth_pcap *out, FILE *const *parts, size_t n)
 	return out->err ? -1 : 0;
 }
 
-uint16_t synth_inet_csum(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /*
  * Writes one Ethernet/IPv4/TCP frame from side s to side d. mss_opt adds
  * the MSS option (SYN segments). The checksums are computed over the
@@ -190,7 +181,7 @@ static void emit(struct synth_pcap *pc, uint64_t ts, struct synth_side *s,
 	wr_bytes(&w, data, n);
 	if (w.overflow)
 		return; /* callers keep n within the MSS: cannot happen */
-	uint16_t c = synth_inet_csum(ip, 20, 0);
+	uint16_t c = tb_inet_csum(ip, 20, 0);
 	ip[10] = (uint8_t)(c >> 8);
 	ip[11] = (uint8_t)c;
 	/* pseudo header: addresses, protocol, TCP length */
@@ -198,7 +189,7 @@ static void emit(struct synth_pcap *pc, uint64_t ts, struct synth_side *s,
 	for (int i = 0; i < 8; i += 2)
 		sum += (uint32_t)(ip[12 + i] << 8 | ip[13 + i]);
 	sum += 6 + (uint32_t)(thl + n);
-	c = synth_inet_csum(tcp, thl + n, sum);
+	c = tb_inet_csum(tcp, thl + n, sum);
 	tcp[16] = (uint8_t)(c >> 8);
 	tcp[17] = (uint8_t)c;
 	pcap_record(pc, ts, fr, w.n);

@@ -103,7 +103,4 @@ void synth_tcp_flush_ack(struct synth_pcap *pc, struct synth_conn *c, int dir);
 uint64_t synth_tcp_close(struct synth_pcap *pc, struct synth_conn *c, int dir,
 			 uint64_t ts, uint32_t rtt);
 
-/* RFC 1071 Internet checksum over p[0..n), folded and complemented. */
-uint16_t synth_inet_csum(const uint8_t *p, size_t n, uint32_t sum);
-
 #endif

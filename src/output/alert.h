@@ -1,0 +1,75 @@
+/*
+ * alert.h - one alert as the outputs see it: Suricata's alert fields, the
+ * seed-004 alert object and its metadata. The detector builds it; EVE, the
+ * console and the SQLite store write it. Strings are owned by the producer
+ * and valid only during the call that receives the alert.
+ */
+#ifndef MQTTIDS_ALERT_H
+#define MQTTIDS_ALERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A "key": count pair of the metadata's topic maps. */
+struct alert_count {
+	const char *key;   /* "sensors/kitchen/esp32 (QOS: 1)" */
+	uint64_t count;
+};
+
+struct alert_strs {
+	const char *const *v;
+	uint32_t n;
+};
+
+struct alert_counts {
+	const struct alert_count *v;
+	uint32_t n;
+};
+
+struct alert {
+	char uuid[33];          /* 32 lower-case hex digits, as the seed */
+	uint64_t ts_us;         /* "datetime": when it was raised (event time) */
+	uint64_t first_us;      /* metadata.first_violation */
+	uint64_t total;         /* metadata.total_violation */
+	/*
+	 * false: a new alert. true: the cooldown of alert uuid ended and more
+	 * matching events were added to it; total is the new total.
+	 */
+	bool update;
+
+	/* the rule (or detector) */
+	uint32_t sid, rev;
+	const char *classification; /* rule name */
+	const char *category;       /* Suricata alert.category (classtype) */
+	uint8_t priority;           /* 0..4 */
+	const char *rule_raw;
+
+	const char *src;        /* the threat actor: an address or a device */
+
+	/* The event that raised it: the flow tuple for EVE (absent: NULL). */
+	const char *src_ip, *dest_ip;
+	uint16_t src_port, dest_port;
+	uint64_t flow_id;       /* 0: none */
+	uint64_t pcap_cnt;      /* 0: none */
+
+	/* metadata.mqtt */
+	struct alert_strs client_ids;
+	struct alert_strs usernames;
+	struct alert_strs passwords; /* empty unless passwords are logged */
+	struct alert_counts publish, subscribe, unsubscribe;
+	bool metadata_truncated; /* some values were dropped at a cap */
+
+	/* Extra metadata from a detector: the inside of a JSON object
+	 * ("\"device\":\"...\",\"field\":..."), or NULL. */
+	const char *extra_json;
+	size_t extra_len;
+};
+
+/* Where alerts go. */
+struct alert_sink {
+	void (*emit)(void *ud, const struct alert *a);
+	void *ud;
+};
+
+#endif

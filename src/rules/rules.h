@@ -1,0 +1,171 @@
+/*
+ * rules.h - the seed-004 rule language (docs/rules.md): parsing rule files
+ * into compiled rules, and matching one rule against one event.
+ *
+ *   mqtt $EXTERNAL_NET -> $SELF src; name: Access to protected topic;
+ *       priority: 4; cooldown: 0; msg_type: publish, subscribe; topics: $SYS/#
+ *
+ * A broken rule is reported (FILE:LINE:COL: what was expected) and skipped;
+ * the other rules of the file still load.
+ */
+#ifndef MQTTIDS_RULES_H
+#define MQTTIDS_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "detect/event.h"
+
+/* Address and port variables from the config (vars.address-groups, ...). */
+#define RULE_VARS_MAX 64
+struct rule_vars {
+	unsigned n;
+	struct {
+		char name[48];   /* without '$' */
+		char value[1024];
+		bool port;       /* from port-groups */
+	} v[RULE_VARS_MAX];
+};
+
+/* Sets (replaces) a variable; -1 when the table is full or too long. */
+int rule_vars_set(struct rule_vars *vs, const char *name, const char *value,
+		  bool port);
+/* The defaults: HOME_NET (RFC 1918 + loopback), EXTERNAL_NET (!$HOME_NET),
+ * SELF (broker: the server end of each connection), ADMIN_HOSTS (none),
+ * MQTT_PORTS ([1883,8883]). */
+void rule_vars_default(struct rule_vars *vs);
+
+enum rule_proto { RULE_TCP = 0, RULE_MQTT = 1 };
+
+/* One address or CIDR, possibly negated. */
+struct rule_cidr {
+	uint8_t family;     /* 4 or 6 */
+	uint8_t bits;       /* prefix length */
+	uint8_t addr[16];
+};
+
+/*
+ * A compiled address set: matches when the address is in some positive
+ * entry (or there are none) and in no negated entry. "broker" (SELF's
+ * default) matches the server end of the connection.
+ */
+struct rule_addr {
+	bool any;
+	bool broker, not_broker;
+	struct rule_cidr *pos, *neg;
+	uint32_t n_pos, n_neg;
+};
+
+struct rule_ports {
+	bool any;
+	struct { uint16_t lo, hi; bool neg; } *r;
+	uint32_t n;
+};
+
+enum rule_cmp { CMP_NONE = 0, CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE };
+
+struct rule_num {
+	enum rule_cmp op;
+	uint64_t v;
+};
+
+struct rule {
+	/* identity */
+	uint32_t sid, rev;
+	char *name;         /* classification in alerts */
+	char *classtype;    /* Suricata category; NULL: derived from name */
+	uint8_t priority;   /* 0 Informational .. 4 Critical */
+	char *raw;          /* the rule as written, whitespace collapsed */
+	char *file;         /* where it came from */
+	unsigned line;
+
+	/* header */
+	enum rule_proto proto;
+	struct rule_addr src, dst;
+	struct rule_ports sport, dport;
+	bool bidir;         /* <> */
+	bool target_dst;    /* target keyword: dst (else src) */
+
+	/* thresholds (seconds); threshold 1 alerts on every match */
+	uint32_t threshold;
+	uint32_t interval;
+	uint32_t cooldown;  /* default: interval (cooldown_set false) */
+	bool cooldown_set;
+
+	/* MQTT options; an absent option matches everything */
+	uint16_t msg_types; /* 1u << MQTT_* ; 0: any */
+	uint8_t qos_mask;   /* 1u << qos (0..3); 0: any */
+	uint64_t retcodes[4]; /* bitmap over 0..255 */
+	bool has_retcode;
+	char **topics;      /* MQTT topic filters */
+	uint32_t n_topics;
+	char **client_ids;  /* fnmatch globs; a leading '!' negates */
+	uint32_t n_client_ids;
+	char **usernames;
+	uint32_t n_usernames;
+	uint8_t version_mask; /* 1u << protocol version (3, 4, 5); 0: any */
+	struct rule_num payload_size; /* PUBLISH payload, CONNECT will payload */
+	struct rule_num keepalive;    /* CONNECT keepalive */
+	char **anomalies;   /* anomaly event names (DET_ANOMALY); globs */
+	uint32_t n_anomalies;
+
+	/* tcp options */
+	uint8_t flags_mask, flags_value; /* (tcp_flags & mask) == value */
+	bool has_flags;
+};
+
+/*
+ * A loaded rule set, indexed so an event is tried only against the rules
+ * that can match its kind (and message type).
+ */
+struct ruleset;
+
+struct ruleset *ruleset_new(const struct rule_vars *vars);
+void ruleset_free(struct ruleset *rs);
+
+/*
+ * Loads rules from a file or a string (name is used in messages). Each
+ * error is printed to errs (may be NULL) as "NAME:LINE:COL: error: ..."
+ * and that rule is skipped. Returns the number of errors, or -1 when the
+ * file cannot be read (message in errs).
+ */
+int ruleset_load_file(struct ruleset *rs, const char *path, FILE *errs);
+int ruleset_load_string(struct ruleset *rs, const char *name,
+			const char *text, FILE *errs);
+/* Loads every *.rules file of a directory, in name order. */
+int ruleset_load_dir(struct ruleset *rs, const char *dir, FILE *errs);
+
+size_t ruleset_count(const struct ruleset *rs);
+const struct rule *ruleset_get(const struct ruleset *rs, size_t i);
+
+/*
+ * The rules that may match an event of this kind; for DET_MQTT, of this
+ * MQTT packet type. *n is set to their number.
+ */
+const struct rule *const *ruleset_candidates(const struct ruleset *rs,
+					      const struct det_event *ev,
+					      size_t *n);
+
+/*
+ * Whether rule r matches ev. On a match *target_src says whether the
+ * threat actor is the packet's sender (true) or its receiver.
+ */
+bool rule_match(const struct rule *r, const struct det_event *ev,
+		bool *target_src);
+
+/* Priority names: "Informational", "Low", "Medium", "High", "Critical". */
+const char *rule_priority_name(unsigned priority);
+/* Suricata severity (1 highest .. 4) from a priority (4 highest .. 0). */
+unsigned rule_severity(unsigned priority);
+
+/*
+ * MQTT topic filter semantics (MQTT 5.0 §4.7): whether filter matches the
+ * topic name, and whether a subscription filter sub can receive some topic
+ * that filter rule covers (used for SUBSCRIBE and UNSUBSCRIBE).
+ */
+bool topic_matches(const char *filter, const char *topic, size_t topic_len);
+bool topic_filters_overlap(const char *rule, const char *sub, size_t sub_len);
+
+#endif

@@ -1,0 +1,3 @@
+/* placeholder: being written */
+#include <stddef.h>
+typedef int mqttids_placeholder_demo;

@@ -64,6 +64,14 @@ struct alert {
 	 * ("\"device\":\"...\",\"field\":..."), or NULL. */
 	const char *extra_json;
 	size_t extra_len;
+
+	/*
+	 * Updates: how many matching events were added since the previous
+	 * record of this uuid (the console prints "+N more"); 0 when unknown.
+	 * Added after the interface was fixed, so producers that do not set
+	 * it leave it 0 (designated initialisers or memset).
+	 */
+	uint64_t update_added;
 };
 
 /* Where alerts go. */

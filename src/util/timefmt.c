@@ -71,3 +71,17 @@ size_t timefmt_format(struct timefmt *tf, uint64_t ts_us, char *out,
 	memcpy(out + pl + 7, tf->zone, zl + 1);
 	return pl + 7 + zl;
 }
+
+size_t timefmt_format_iso(struct timefmt *tf, uint64_t ts_us, char *out,
+			  size_t outsz)
+{
+	char tmp[48];
+	size_t n = timefmt_format(tf, ts_us, tmp, sizeof(tmp));
+	/* "...+0800": the zone's last two digits move one place right. */
+	if (n < 5 || outsz < n + 2)
+		return 0;
+	memcpy(out, tmp, n - 2);
+	out[n - 2] = ':';
+	memcpy(out + n - 1, tmp + n - 2, 3);
+	return n + 1;
+}

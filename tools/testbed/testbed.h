@@ -15,6 +15,8 @@
 /* every host's process plus one per attack event, plus spare */
 #define TBR_MAX_PROCS (TBR_MAX_HOSTS + TB_SC_MAX_EVENTS + 4)
 #define TBR_PATH 1024
+/* --ids-arg: at most this many */
+#define TBR_MAX_IDS_ARGS 32
 
 enum tbr_role { TBR_BROKER, TBR_DASHBOARD, TBR_Z2M, TBR_SENSOR, TBR_ATTACKER };
 
@@ -55,6 +57,11 @@ struct tbr {
 	char mosquitto[TBR_PATH], mosquitto_passwd[TBR_PATH], ip_cmd[TBR_PATH];
 	bool want_loopback, keep;
 	int port;             /* 0: default */
+	/* --ids: an mqttids binary run live on the capture interface (testbed_ids.c) */
+	const char *ids_path;
+	const char *ids_args[TBR_MAX_IDS_ARGS];
+	unsigned n_ids_args;
+	bool ids_console;     /* its stdout to ours, else to OUTDIR/ids.log */
 
 	struct tb_scenario *sc;
 	char shared_key[33];  /* security key: 16 random bytes in hex */
@@ -77,6 +84,10 @@ struct tbr {
 	int cap_fd;           /* the capture child's report pipe */
 	bool cap_exited;      /* reaped early (by tbr_reap) */
 	int cap_status;
+	pid_t ids_pid;        /* the IDS (--ids), its own process group; 0: none */
+	bool ids_started, ids_exited, ids_stopped, ids_killed;
+	int ids_status;
+	double ids_m_start, ids_m_end;
 
 	/* time */
 	double t0;            /* CLOCK_MONOTONIC seconds of the run's second 0 */
@@ -111,6 +122,12 @@ void tbr_child_signals(pid_t runner);
  * pid or -1 (message on stderr). The child never returns into the runner.
  */
 pid_t tbr_spawn(const char *ns, char *const argv[], const char *log_path);
+/*
+ * As tbr_spawn, with stdout and stderr on the given descriptors (the
+ * caller keeps them); own_sysfs: in ns, also mount that namespace's own
+ * /sys first (tbr_own_sysfs), so libpcap's interface counters are right.
+ */
+pid_t tbr_spawn_fds(const char *ns, char *const argv[], int out_fd, int err_fd, bool own_sysfs);
 /*
  * Runs argv to completion (inside ns, NULL: here), with input (may be
  * NULL) on its stdin and its stdout+stderr collected into out[cap] (NUL
@@ -150,10 +167,28 @@ int tbr_port_free(const char *ip, int port);
 int tbr_free_port(const char *ip);
 
 /* testbed_capture.c */
+/* In a child that joined another network namespace: a private mount namespace with that namespace's /sys. */
+void tbr_own_sysfs(void);
 /* Starts the capture child and waits until it captures; 0 or -1. */
 int tbr_capture_start(struct tbr *r);
 /* Stops it and reads its counters into r; 0 or -1. */
 int tbr_capture_stop(struct tbr *r);
+
+/* testbed_ids.c */
+/* Writes OUTDIR/ids.yaml: the address groups and the MQTT port of the run's mode. */
+int tbr_ids_config(const struct tbr *r);
+/*
+ * Starts `IDS live -i CAPIFACE [--filter F] -c ids.yaml --eve eve.json --db
+ * alerts.db ARGS` where the capture runs and waits (at most timeout s) until
+ * it says "capturing on". 0, or -1 with the reason on stderr.
+ */
+int tbr_ids_start(struct tbr *r, double timeout);
+/* SIGINT, up to grace s for it to exit, then SIGKILL; records its exit. */
+void tbr_ids_stop(struct tbr *r, double grace);
+/* True when the IDS ended in a way the run counts as a failure. */
+bool tbr_ids_failed(const struct tbr *r);
+/* "exit 0", "signal 9 (killed after the grace)", "running" into buf. */
+const char *tbr_ids_status_str(const struct tbr *r, char *buf, size_t cap);
 
 /* testbed_files.c */
 /* OUTDIR/name into out; -1 when it does not fit. */

@@ -51,7 +51,7 @@ static void cap_packet(u_char *u, const struct pcap_pkthdr *h, const u_char *byt
  * interface statistics there, so mount the switch namespace's own, as
  * `ip netns exec` does. Failures only cost ps_ifdrop's accuracy.
  */
-static void cap_own_sysfs(void)
+void tbr_own_sysfs(void)
 {
 	if (unshare(CLONE_NEWNS) != 0)
 		return;
@@ -84,7 +84,7 @@ static void cap_child(const struct tbr *r, int wfd, pid_t runner)
 			_exit(1);
 		}
 		close(fd);
-		cap_own_sysfs();
+		tbr_own_sysfs();
 	}
 	char eb[PCAP_ERRBUF_SIZE] = "";
 	char out[TBR_PATH];

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -226,7 +227,9 @@ int tbr_files_clean(struct tbr *r)
 {
 	char path[TBR_PATH];
 	static const char *const stale[] = { "broker.log", "netns.log", "capture.pcap", "run.json",
-					     "labels.jsonl", "labels.jsonl.tmp", "device-keys" };
+					     "labels.jsonl", "labels.jsonl.tmp", "device-keys", "ids.yaml",
+					     "ids.log", "eve.json", "alerts.db", "alerts.db-journal",
+					     "alerts.db-wal", "alerts.db-shm" };
 	for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
 		if (tbr_path(r, stale[i], path, sizeof(path)) == 0)
 			unlink(path);
@@ -526,6 +529,35 @@ int tbr_run_json(const struct tbr *r)
 	jw_uint(&w, "if_dropped", r->pcap_ifdrop);
 	jw_close_obj(&w);
 	jw_uint(&w, "labels", r->labels);
+	if (r->ids_path) {
+		jw_open_obj(&w, "ids");
+		jw_cstr(&w, "path", r->ids_path);
+		jw_open_arr(&w, "args");
+		for (unsigned i = 0; i < r->n_ids_args; i++)
+			jw_cstr(&w, NULL, r->ids_args[i]);
+		jw_close_arr(&w);
+		jw_cstr(&w, "config", "ids.yaml");
+		jw_cstr(&w, "eve", "eve.json");
+		jw_cstr(&w, "db", "alerts.db");
+		jw_cstr(&w, "log", "ids.log");
+		jw_bool(&w, "console", r->ids_console);
+		if (r->ids_started) {
+			jw_uint(&w, "pid", (uint64_t)r->ids_pid);
+			jw_cstr(&w, "status", tbr_ids_status_str(r, s, sizeof(s)));
+			if (r->ids_exited && WIFEXITED(r->ids_status))
+				jw_uint(&w, "exit", (uint64_t)WEXITSTATUS(r->ids_status));
+			else
+				jw_raw(&w, "exit", "null", 4);
+			jw_bool(&w, "killed", r->ids_killed);
+			json_num(&w, "started", r->ids_m_start - r->t0);
+			if (r->ids_exited)
+				json_num(&w, "ended", r->ids_m_end - r->t0);
+			else
+				jw_raw(&w, "ended", "null", 4);
+		}
+		jw_bool(&w, "failed", tbr_ids_failed(r) || !r->ids_started);
+		jw_close_obj(&w);
+	}
 	jw_bool(&w, "ok", !r->failed);
 	jw_close_obj(&w);
 	jw_append(&w, "\n", 1);

@@ -29,6 +29,11 @@
 #define NOFILE_WANT 8192
 /* Hosts run this much past the end on their own (--duration), in case the runner dies. */
 #define HOST_GRACE_S 30.0
+/* --ids: how long it may take to say "capturing on"; after the capture ends, how long
+ * it gets to drain before SIGINT, and to exit after it. */
+#define IDS_READY_S 20.0
+#define IDS_DRAIN_S 1.0
+#define IDS_GRACE_S 15.0
 
 volatile sig_atomic_t tbr_signals;
 static struct tbr *g_run;
@@ -662,6 +667,10 @@ static bool timeline(struct tbr *r)
 			tbr_err("the capture ended before the end of the run");
 			return false;
 		}
+		if (r->ids_started && r->ids_exited) {
+			tbr_err("the IDS ended before the end of the run; see %s/ids.log", r->outdir);
+			return false;
+		}
 		double wait = sc->duration - now;
 		if (next < n && items[next].at - now < wait)
 			wait = items[next].at - now;
@@ -711,6 +720,16 @@ static void shutdown_all(struct tbr *r)
 		if (tbr_capture_stop(r) != 0)
 			r->cap_ok = false;
 	}
+	/* The IDS last: it has seen what the capture saw; a moment more for what it still buffers. */
+	if (r->ids_started && !r->ids_exited) {
+		double end = tbr_mono() + IDS_DRAIN_S;
+		while (tbr_mono() < end && tbr_signals < 2 && !r->ids_exited) {
+			struct timespec ts = { 0, 20000000 };
+			nanosleep(&ts, NULL);
+			tbr_reap(r);
+		}
+		tbr_ids_stop(r, IDS_GRACE_S);
+	}
 }
 
 static void summary(const struct tbr *r)
@@ -727,6 +746,13 @@ static void summary(const struct tbr *r)
 		printf("    %-28s %-12s %s%s\n", p->name, r->hosts[p->host].ip_s,
 		       tbr_status_str(p, s, sizeof(s)), tbr_proc_failed(p) ? "  FAILED" : "");
 	}
+	if (r->ids_started) {
+		char s[96];
+		printf("    %-28s %-12s %s%s\n", "ids", r->cap_iface, tbr_ids_status_str(r, s, sizeof(s)),
+		       tbr_ids_failed(r) ? "  FAILED" : "");
+		printf("  ids:     %s/eve.json, %s/alerts.db, log %s/ids.log\n", r->outdir, r->outdir,
+		       r->outdir);
+	}
 	printf("result: %s\n", tbr_signals ? "interrupted" : r->failed ? "FAILED" : "ok");
 	fflush(stdout);
 }
@@ -737,6 +763,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: " PROG " run SCENARIO -o OUTDIR [--bin-dir DIR] [--loopback] [--port P] [--keep]\n"
+"                           [--ids MQTTIDS [--ids-arg ARG]... [--ids-console]]\n"
 "       " PROG " check SCENARIO\n"
 "\n"
 "run     builds a network of namespaces (root; else loopback), starts mosquitto,\n"
@@ -752,6 +779,11 @@ static void usage(FILE *f)
 "  --port P             broker port (default 1883 with namespaces, a free one on loopback)\n"
 "  --keep               leave the namespaces in place after the run, for debugging\n"
 "                       (hosts stopped; `ip netns del` them, or a later run does)\n"
+"  --ids MQTTIDS        also run `MQTTIDS live` on the capture interface from just\n"
+"                       before second 0 to after the capture ends, with OUTDIR/ids.yaml,\n"
+"                       writing OUTDIR/eve.json and OUTDIR/alerts.db (log: OUTDIR/ids.log)\n"
+"  --ids-arg ARG        one more argument for it (repeatable)\n"
+"  --ids-console        its stdout (console alerts) to this program's stdout\n"
 "\n"
 "Exit status: 0 ok, 1 the run failed (see the summary), 2 bad usage or scenario,\n"
 "130 interrupted.\n");
@@ -774,11 +806,13 @@ int main(int argc, char **argv)
 	r->p_broker = -1;
 	r->cap_fd = -1;
 	const char *outdir = NULL, *bin_dir = NULL;
-	enum { O_BIN = 256, O_LOOP, O_PORT, O_KEEP };
+	enum { O_BIN = 256, O_LOOP, O_PORT, O_KEEP, O_IDS, O_IDS_ARG, O_IDS_CONSOLE };
 	static const struct option lo[] = {
 		{ "output", required_argument, NULL, 'o' }, { "bin-dir", required_argument, NULL, O_BIN },
 		{ "loopback", no_argument, NULL, O_LOOP },  { "port", required_argument, NULL, O_PORT },
 		{ "keep", no_argument, NULL, O_KEEP },      { "help", no_argument, NULL, 'h' },
+		{ "ids", required_argument, NULL, O_IDS },  { "ids-arg", required_argument, NULL, O_IDS_ARG },
+		{ "ids-console", no_argument, NULL, O_IDS_CONSOLE },
 		{ NULL, 0, NULL, 0 },
 	};
 	optind = 2;
@@ -789,6 +823,15 @@ int main(int argc, char **argv)
 		case O_BIN: bin_dir = optarg; break;
 		case O_LOOP: r->want_loopback = true; break;
 		case O_KEEP: r->keep = true; break;
+		case O_IDS: r->ids_path = optarg; break;
+		case O_IDS_CONSOLE: r->ids_console = true; break;
+		case O_IDS_ARG:
+			if (r->n_ids_args == TBR_MAX_IDS_ARGS) {
+				tbr_err("--ids-arg: at most %d", TBR_MAX_IDS_ARGS);
+				return 2;
+			}
+			r->ids_args[r->n_ids_args++] = optarg;
+			break;
 		case O_PORT: {
 			char *end;
 			long p = strtol(optarg, &end, 10);
@@ -805,6 +848,10 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc - 1) {
 		tbr_err("expected one SCENARIO file (see --help)");
+		return 2;
+	}
+	if ((r->n_ids_args || r->ids_console) && !r->ids_path) {
+		tbr_err("--ids-arg and --ids-console need --ids");
 		return 2;
 	}
 	r->scenario_path = argv[optind];
@@ -840,6 +887,14 @@ int main(int argc, char **argv)
 		tbr_err("mqttids-attack not found%s%s (the scenario has %u attacks)",
 			bin_dir ? " in " : "", bin_dir ? bin_dir : "", n_attacks);
 		return 1;
+	}
+	static char ids_real[PATH_MAX];
+	if (r->ids_path) {
+		if (!realpath(r->ids_path, ids_real) || !executable(ids_real)) {
+			tbr_err("--ids %s: not an executable file", r->ids_path);
+			return 1;
+		}
+		r->ids_path = ids_real;
 	}
 	if (find_system("mosquitto", r->mosquitto, sizeof(r->mosquitto)) ||
 	    find_system("mosquitto_passwd", r->mosquitto_passwd, sizeof(r->mosquitto_passwd))) {
@@ -927,12 +982,17 @@ int main(int argc, char **argv)
 		snprintf(r->cap_filter, sizeof(r->cap_filter), "net 127.77.0.0/16 and tcp port %d", r->port);
 	}
 
+	if (tbr_ids_config(r) != 0)
+		return 1;
+
 	int status = 1;
 	if (tbr_capture_start(r) != 0)
 		goto out;
 	tbr_log(r, "capturing on %s%s%s%s", r->cap_iface, r->netns ? " in " : "",
 		r->netns ? r->prefix : "", r->netns ? "sw" : "");
 	if (start_broker(r) != 0)
+		goto out;
+	if (r->ids_path && tbr_ids_start(r, IDS_READY_S) != 0)
 		goto out;
 
 	r->t0 = tbr_mono();
@@ -958,6 +1018,11 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < r->n_procs; i++)
 		if (tbr_proc_failed(&r->procs[i]))
 			r->failed = true;
+	if (tbr_ids_failed(r)) {
+		char s[96];
+		tbr_err("the IDS failed (%s); see %s/ids.log", tbr_ids_status_str(r, s, sizeof(s)), r->outdir);
+		r->failed = true;
+	}
 	char blog[TBR_PATH];
 	if (tbr_path(r, "broker.log", blog, sizeof(blog)) == 0)
 		chmod(blog, 0644); /* mosquitto makes it private; it holds no secret */

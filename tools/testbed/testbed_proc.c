@@ -48,19 +48,13 @@ void tbr_child_signals(pid_t runner)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-pid_t tbr_spawn(const char *ns, char *const argv[], const char *log_path)
+pid_t tbr_spawn_fds(const char *ns, char *const argv[], int out_fd, int err_fd, bool own_sysfs)
 {
-	int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (logfd < 0) {
-		tbr_err("%s: %s", log_path, strerror(errno));
-		return -1;
-	}
 	fflush(NULL);
 	pid_t runner = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		tbr_err("fork: %s", strerror(errno));
-		close(logfd);
 		return -1;
 	}
 	if (pid == 0) {
@@ -69,15 +63,32 @@ pid_t tbr_spawn(const char *ns, char *const argv[], const char *log_path)
 		int nul = open("/dev/null", O_RDONLY);
 		if (nul >= 0)
 			dup2(nul, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
+		/* err first: out may be fd 2's old number only if the caller passed 2 itself */
+		int e = dup(err_fd);
+		dup2(out_fd, 1);
+		dup2(e >= 0 ? e : err_fd, 2);
+		if (e > 2)
+			close(e);
 		child_enter_ns(ns);
+		if (ns && own_sysfs)
+			tbr_own_sysfs();
 		execv(argv[0], argv);
 		dprintf(2, "mqttids-testbed: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	/* Both sides set the group, so a signal sent right away reaches it. */
 	setpgid(pid, pid);
+	return pid;
+}
+
+pid_t tbr_spawn(const char *ns, char *const argv[], const char *log_path)
+{
+	int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (logfd < 0) {
+		tbr_err("%s: %s", log_path, strerror(errno));
+		return -1;
+	}
+	pid_t pid = tbr_spawn_fds(ns, argv, logfd, logfd, false);
 	close(logfd);
 	return pid;
 }
@@ -244,6 +255,17 @@ unsigned tbr_reap(struct tbr *r)
 		pid_t pid = waitpid(-1, &st, WNOHANG);
 		if (pid <= 0)
 			break;
+		if (r->ids_pid > 0 && pid == r->ids_pid && !r->ids_exited) {
+			r->ids_exited = true;
+			r->ids_status = st;
+			r->ids_m_end = tbr_mono();
+			if (!r->ids_stopped) {
+				char s[64];
+				tbr_log(r, "the IDS ended early (%s); see %s/ids.log", tbr_ids_status_str(r, s, sizeof(s)),
+					r->outdir);
+			}
+			continue;
+		}
 		if (pid == r->cap_pid) {
 			r->cap_exited = true;
 			r->cap_status = st;
@@ -306,6 +328,9 @@ void tbr_kill_all(struct tbr *r)
 			kill(-p->pid, SIGKILL);
 		}
 	}
+	/* The IDS flushes its EVE file on SIGTERM. */
+	if (r->ids_pid > 0 && !r->ids_exited)
+		kill(-r->ids_pid, SIGTERM);
 	/* The capture ends on SIGTERM within a moment and leaves a complete file. */
 	if (r->cap_pid > 0 && !r->cap_exited)
 		kill(r->cap_pid, SIGTERM);

@@ -58,6 +58,9 @@ static const char alerts_usage[] =
 	"A PREFIX is the start of a uuid, at least 6 hex digits, matching one\n"
 	"alert. Exit status: 0 ok, 1 error, 2 usage.\n";
 
+/* After a usage error's one line: where the full usage is. */
+static const char alerts_try[] = "try 'mqttids alerts --help'\n";
+
 static int64_t alerts_now_us(void)
 {
 	struct timespec ts;
@@ -241,7 +244,7 @@ static int alerts_parse(int argc, char **argv, struct alerts_opts *o,
 		o->cmd = ALERTS_UNACK;
 	else {
 		fprintf(err, "mqttids alerts: unknown command '%s'\n%s", cmd,
-			alerts_usage);
+			alerts_try);
 		return 2;
 	}
 	o->args = argv + 2;
@@ -268,7 +271,7 @@ static int alerts_parse(int argc, char **argv, struct alerts_opts *o,
 				k = (int)j;
 		if (k < 0 || !(alerts_options[k].cmds & o->cmd)) {
 			fprintf(err, "mqttids alerts %s: unknown option '%.*s'\n%s",
-				cmd, (int)an, a, alerts_usage);
+				cmd, (int)an, a, alerts_try);
 			return 2;
 		}
 		const char *v = NULL;
@@ -328,18 +331,18 @@ static int alerts_parse(int argc, char **argv, struct alerts_opts *o,
 	}
 	if (o->cmd == ALERTS_LIST && o->nargs) {
 		fprintf(err, "mqttids alerts list: unexpected '%s'\n%s",
-			o->args[0], alerts_usage);
+			o->args[0], alerts_try);
 		return 2;
 	}
 	if (o->cmd == ALERTS_SHOW && o->nargs != 1) {
 		fprintf(err, "mqttids alerts show: one uuid or prefix\n%s",
-			alerts_usage);
+			alerts_try);
 		return 2;
 	}
 	if ((o->cmd == ALERTS_ACK || o->cmd == ALERTS_UNACK) &&
 	    (o->all ? o->nargs != 0 : o->nargs == 0)) {
 		fprintf(err, "mqttids alerts %s: uuids or --all (not both)\n%s",
-			cmd, alerts_usage);
+			cmd, alerts_try);
 		return 2;
 	}
 	if (!o->db)

@@ -448,7 +448,7 @@ static int alerts_list(sqlite3 *db, const struct alerts_opts *o, FILE *out,
 			rows++;
 			continue;
 		}
-		char when[64], prio[24], cls[192], src[128];
+		char when[64], prio[24], cls[192], src[128], uuid[160];
 		if (!rows++)
 			fprintf(out, "%-29s  %-13s  %-40s  %-20s  %6s  %-3s  %s\n",
 				"Date/Time", "Priority", "Classification",
@@ -460,11 +460,12 @@ static int alerts_list(sqlite3 *db, const struct alerts_opts *o, FILE *out,
 		console_escape(cls, sizeof(cls), t, strlen(t), 37);
 		t = col_text(st, 3);
 		console_escape(src, sizeof(src), t, strlen(t), 20);
+		t = col_text(st, 6);
+		console_escape(uuid, sizeof(uuid), t, strlen(t), 32);
 		fprintf(out, "%-29s  %-13s  %-40s  %-20s  %6lld  %-3s  %s\n",
 			when, prio, cls, src,
 			(long long)sqlite3_column_int64(st, 4),
-			sqlite3_column_int(st, 5) ? "yes" : "no",
-			col_text(st, 6));
+			sqlite3_column_int(st, 5) ? "yes" : "no", uuid);
 	}
 	if (r != SQLITE_DONE)
 		goto sqlerr;

@@ -554,11 +554,14 @@ static int teardown_tmpdir(void **state)
 	return 0;
 }
 
+/* A path in the test's directory; the last 4 results stay valid. */
 static const char *tpath(const char *name)
 {
-	static char p[256];
-	snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
-	return p;
+	static char p[4][256];
+	static unsigned next;
+	char *b = p[next++ % 4];
+	snprintf(b, sizeof(p[0]), "%s/%s", tmpdir, name);
+	return b;
 }
 
 /* A SQLite connection of the test's own, as another process would have. */
@@ -888,6 +891,64 @@ static void test_store_open_errors(void **state)
 	assert_int_equal(store_put(NULL, &a, "", 0, 0), -1);
 	assert_int_equal(store_flush(NULL, 0), -1);
 	store_close(NULL);
+}
+
+/*
+ * A store that cannot write (another connection holds the write lock past
+ * the busy timeout) loses those alerts, says so once, and recovers.
+ */
+static void test_store_busy_reports_once(void **state)
+{
+	(void)state;
+	const char *path = tpath("busy.db");
+	const char *errpath = tpath("stderr.txt");
+	char err[256];
+	struct store_cfg cfg = {.retention_days = 0, .max_alerts = 0,
+				.commit_ms = 0};
+	struct store *s = store_open(path, &cfg, err, sizeof(err));
+	assert_non_null(s);
+	sqlite3 *lock;
+	assert_int_equal(sqlite3_open(path, &lock), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+			 SQLITE_OK);
+
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *cap = fopen(errpath, "w");
+	assert_non_null(cap);
+	dup2(fileno(cap), 2);
+	struct alert a = nth_alert(0, TS_RAISED);
+	int r1 = store_put(s, &a, "{}", 2, TS_RAISED);
+	a = nth_alert(1, TS_RAISED);
+	int r2 = store_put(s, &a, "{}", 2, TS_RAISED);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	fclose(cap);
+	assert_int_equal(r1, -1);
+	assert_int_equal(r2, -1);
+
+	sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(lock);
+	a = nth_alert(2, TS_RAISED);
+	assert_int_equal(store_put(s, &a, "{}", 2, TS_RAISED), 0);
+	assert_int_equal(store_flush(s, TS_RAISED), 0);
+	store_close(s);
+
+	FILE *fp = fopen(errpath, "r");
+	assert_non_null(fp);
+	char text[1024];
+	size_t n = fread(text, 1, sizeof(text) - 1, fp);
+	fclose(fp);
+	text[n] = 0;
+	assert_int_equal(count_lines(text), 1);
+	assert_true(!strncmp(text, "mqttids: alert store ", 21));
+	assert_contains(text, "busy.db: ");
+	assert_contains(text, "locked");
+
+	sqlite3 *db = peek_open(path);
+	assert_int_equal(peek_int(db, "SELECT count(*) FROM alerts"), 1);
+	sqlite3_close(db);
 }
 
 /* ---- `mqttids alerts` ---- */
@@ -1243,6 +1304,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_retention,
 						setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_store_open_errors,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_store_busy_reports_once,
 						setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_cli_list, setup_tmpdir,
 						teardown_tmpdir),

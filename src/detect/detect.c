@@ -609,7 +609,11 @@ static void on_match(struct detect *d, const struct rule *r,
 	}
 
 	struct agg *a;
-	if (v == THR_FIRED && !e->cooling && !k->agg) {
+	if (!ev->msg && !ev->st && !(ev->flow && ev->flow->mqtt)) {
+		/* Nothing to add (a SYN, a decoder event): no slot is taken, so
+		 * a flood of such events does not churn the slots. */
+		a = k->agg;
+	} else if (v == THR_FIRED && !e->cooling && !k->agg) {
 		/* Raised and done at once (cooldown 0): no slot needed. */
 		a = &d->scratch;
 		agg_clear(a);

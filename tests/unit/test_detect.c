@@ -14,6 +14,7 @@
 #include "mqtt/mqtt_session.h"
 #include "mqtt/mqtt_types.h"
 #include "net/flow_table.h"
+#include "net/pkt_decode.h"
 
 #define S(x) ((uint64_t)(x) * 1000000u)
 #define MS(x) ((uint64_t)(x) * 1000u)
@@ -1015,6 +1016,74 @@ static void test_tracker_eviction_flushes(void **state)
 	fx_free(&x);
 }
 
+/* A TCP segment of c, client -> broker. */
+static void send_tcp(struct fx *x, struct conn *c, uint8_t flags, uint64_t ts)
+{
+	struct det_event ev = ev_of(c, false, NULL, ts);
+	ev.kind = DET_TCP;
+	ev.st = NULL; /* the engine sets no session on TCP events */
+	ev.tcp_flags = flags;
+	detect_event(x->d, &ev);
+}
+
+/*
+ * Fig. 10-11 with the default rule's SYN count: each source's 100th SYN
+ * within 10 s raises. SYNs carry no metadata, so they take no slot and a
+ * spoofed flood does not churn the slots; a segment of an MQTT connection
+ * brings its session's client id and user, as in Fig. 11.
+ */
+static void test_dos_syn_flood(void **state)
+{
+	(void)state;
+	struct fx x;
+	struct detect_cfg cfg;
+	detect_cfg_default(&cfg);
+	cfg.max_aggregates = 1;
+	fx_init_cfg(&x, "tcp any -> $SELF src; name: Denial of Service; "
+			"priority: 3; threshold: 100; interval: 10; cooldown: 10; "
+			"flags: S\n", &cfg);
+	struct conn syn[3];
+	for (int i = 0; i < 3; i++) {
+		char ip[32];
+		snprintf(ip, sizeof(ip), "172.27.67.%d", 201 + i);
+		conn_init(&syn[i], 10 + (uint64_t)i, ip, 40000, NULL, NULL);
+		syn[i].f.mqtt = NULL;
+	}
+	uint64_t t0 = S(1662362657) + 271353;
+	for (int n = 0; n < 150; n++)
+		for (int i = 0; i < 3; i++)
+			send_tcp(&x, &syn[i], TCP_SYN, t0 + MS(20) * (uint64_t)n);
+	assert_int_equal(x.rec.n, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(x.rec.v[i].total, 100);
+		assert_int_equal(x.rec.v[i].first_us, t0);
+		assert_false(x.rec.v[i].truncated);
+	}
+	assert_int_equal(st_of(&x)->aggregates_evicted, 0);
+	assert_int_equal(st_of(&x)->metadata_dropped, 0);
+	/* ACKs do not match; the MQTT connection's own SYN brings metadata. */
+	struct conn m;
+	conn_init(&m, 20, "172.27.67.210", 50407, "mqtt-explorer-ddf55658",
+		  "mqtt-user");
+	for (int n = 0; n < 100; n++) {
+		send_tcp(&x, &m, TCP_ACK, t0 + MS(5) * (uint64_t)n);
+		send_tcp(&x, &m, TCP_SYN, t0 + MS(5) * (uint64_t)n);
+	}
+	assert_int_equal(x.rec.n, 4);
+	assert_int_equal(x.rec.v[3].total, 100);
+	assert_string_equal(x.rec.v[3].meta,
+			    "ids=[mqtt-explorer-ddf55658] users=[mqtt-user] pass=[] "
+			    "pub={} sub={} unsub={}");
+	detect_finish(x.d);
+	/* The three flooders went on during their cooldown: 50 more each. */
+	assert_int_equal(x.rec.n, 7);
+	for (int i = 4; i < 7; i++) {
+		assert_true(x.rec.v[i].update);
+		assert_int_equal(x.rec.v[i].total, 150);
+	}
+	fx_free(&x);
+}
+
 /* Rules that cannot match cost nothing and raise nothing. */
 static void test_no_candidates(void **state)
 {
@@ -1061,6 +1130,7 @@ int main(void)
 		cmocka_unit_test(test_metadata_window_restart),
 		cmocka_unit_test(test_aggregate_eviction),
 		cmocka_unit_test(test_tracker_eviction_flushes),
+		cmocka_unit_test(test_dos_syn_flood),
 		cmocka_unit_test(test_no_candidates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

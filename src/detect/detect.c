@@ -586,6 +586,11 @@ static void on_cycle_end(void *ud, struct thr_entry *e, enum thr_end why,
 
 /* ---- rules ---- */
 
+/*
+ * One match of rule r by ev: counts it in the (r, target) tracker, adds
+ * the event's metadata to the tracker's slot, remembers its flow tuple for
+ * a later update, and at the threshold sends the new alert to the sink.
+ */
 static void on_match(struct detect *d, const struct rule *r,
 		     const struct det_event *ev, bool target_src)
 {

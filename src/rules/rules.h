@@ -49,7 +49,10 @@ struct rule_cidr {
 /*
  * A compiled address set: matches when the address is in some positive
  * entry (or there are none) and in no negated entry. "broker" (SELF's
- * default) matches the server end of the connection.
+ * default) matches the server end of the connection. An empty list "[]"
+ * (matches nothing) is compiled as the negated 0.0.0.0/0 and ::/0; for
+ * ports, as the negated range 0:65535. Events without an address
+ * (family 0) match only "any".
  */
 struct rule_addr {
 	bool any;
@@ -114,6 +117,12 @@ struct rule {
 	/* tcp options */
 	uint8_t flags_mask, flags_value; /* (tcp_flags & mask) == value */
 	bool has_flags;
+	bool flags_any;     /* flags '*': (tcp_flags & mask) != 0 instead */
+
+	/* derived when loaded */
+	bool sid_auto;      /* no sid option: FNV-1a of raw | 0x80000000 */
+	uint8_t retcodes_v3; /* 3.1/3.1.1 CONNACK codes 0..5 named in retcode */
+	uint16_t match_types; /* MQTT types msg_type and the options allow */
 };
 
 /*
@@ -154,6 +163,24 @@ const struct rule *const *ruleset_candidates(const struct ruleset *rs,
  */
 bool rule_match(const struct rule *r, const struct det_event *ev,
 		bool *target_src);
+
+/*
+ * The *.rules files of a directory (not starting with '.'), as malloc'd
+ * "DIR/NAME" paths in name order. Returns their number, or -1 when the
+ * directory cannot be read (errno set). Free with rules_paths_free.
+ */
+int rules_dir_list(const char *dir, char ***paths);
+void rules_paths_free(char **paths, int n);
+
+/*
+ * `mqttids rules check`: loads each path (a rules file or a directory of
+ * them) into one rule set, prints every error and warning to err, then
+ * "PATH: N rules, M errors" per file to out; verbose also lists each
+ * loaded rule (sid, priority name, name). vars NULL: the defaults.
+ * Returns 0 when nothing failed, 1 otherwise.
+ */
+int rules_check(const struct rule_vars *vars, int n, char **paths,
+		bool verbose, FILE *out, FILE *err);
 
 /* Priority names: "Informational", "Low", "Medium", "High", "Critical". */
 const char *rule_priority_name(unsigned priority);

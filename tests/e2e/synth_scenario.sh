@@ -3,12 +3,15 @@
 # mqttids-synth, in MQTT 3.1.1 and 5.0, decodes it with mqttids and checks
 # every label's evidence, that the only anomalies come from the attacker,
 # that readings keep the scenario's interval and no client outlives its
-# keepalive; and that the same scenario gives the same bytes twice.
+# keepalive; that `mqttids read` raises exactly the expected alerts for each
+# attack and none else (alerts_check.py, tools/testbed/expected-alerts.json);
+# and that the same scenario gives the same bytes twice.
 # usage: synth_scenario.sh MQTTIDS-SYNTH MQTTIDS
 set -euo pipefail
 SYNTH=$1
 MQTTIDS=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
+EXPECT=$HERE/../../tools/testbed/expected-alerts.json
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 KINDS=brute-force,discovery,unauth-publish,unauth-subscribe,malformed,connect-flood,flood-malaria,flood-flock,big-will,slowite,slow-ping,spoof,no-key,bad-hmac,replay,takeover,syn-flood,tamper,silence
@@ -23,6 +26,11 @@ for v in 4 5; do
 	python3 "$HERE/testbed_check.py" --eve "$W/v$v.eve" --labels "$W/v$v.labels" \
 		--pcap "$W/v$v.pcap" --keys "$W/v$v.keys" --interval 10 --benign \
 		--min-slowite 1000 --expect "$KINDS"
+	"$MQTTIDS" read "$W/v$v.pcap" -c "$HERE/ids-netns.yaml" --eve "$W/v$v.alerts" --no-console \
+		2> "$W/v$v.read.err" || { cat "$W/v$v.read.err"; exit 1; }
+	tail -1 "$W/v$v.read.err"
+	python3 "$HERE/alerts_check.py" --labels "$W/v$v.labels" --expect "$EXPECT" \
+		--eve "$W/v$v.alerts" --name "read-v$v" --kinds "$KINDS"
 done
 "$SYNTH" --scenario "$W/s4.scn" -o "$W/again.pcap" --labels "$W/again.labels" > /dev/null
 cmp "$W/v4.pcap" "$W/again.pcap"

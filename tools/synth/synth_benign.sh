@@ -8,11 +8,14 @@
 #    broker forwards), PINGREQ records == its pingreq, and pingresp present;
 #  - every flow has a CONNECT, and its client id is the one the synth gave
 #    the flow's source address;
-#  - two runs with the same seed are byte-identical, another seed differs.
+#  - two runs with the same seed are byte-identical, another seed differs;
+#  - `mqttids read` with the default rules and the testbed's addresses
+#    (tests/e2e/ids-netns.yaml) raises no alert at all: benign is benign.
 set -euo pipefail
 
 SYNTH=${1:?usage: synth_benign.sh MQTTIDS_SYNTH MQTTIDS}
 MQTTIDS=${2:?usage: synth_benign.sh MQTTIDS_SYNTH MQTTIDS}
+IDS_CONF=$(cd "$(dirname "$0")/../../tests/e2e" && pwd)/ids-netns.yaml
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -82,6 +85,19 @@ print(f"ok {pcap}: {want['packets']} packets, {len(flows)} flows, "
 EOF
 }
 
+no_alerts() { # no_alerts NAME: mqttids read on NAME.pcap raises nothing
+	local n
+	"$MQTTIDS" read "$TMP/$1.pcap" -c "$IDS_CONF" --eve "$TMP/$1.alerts" >"$TMP/$1.console" \
+		2>"$TMP/$1.read.err" || { cat "$TMP/$1.read.err"; exit 1; }
+	n=$(grep -c '"event_type":"alert' "$TMP/$1.alerts" || true)
+	if [ "$n" != 0 ] || [ -s "$TMP/$1.console" ]; then
+		echo "FAIL $1: mqttids read raised $n alert records on benign traffic:"
+		head -5 "$TMP/$1.console"
+		exit 1
+	fi
+	echo "ok $1: mqttids read: 0 alerts ($(tail -1 "$TMP/$1.read.err"))"
+}
+
 run() { # run NAME SYNTH_ARGS...
 	local name=$1
 	shift
@@ -92,6 +108,7 @@ run() { # run NAME SYNTH_ARGS...
 	echo "$name: generated in $(echo "$t1 - $t0" | bc) s, $(stat -c %s "$TMP/$name.pcap") bytes"
 	"$MQTTIDS" decode --stats "$TMP/$name.pcap" >"$TMP/$name.eve" 2>"$TMP/$name.err"
 	check "$TMP/$name.pcap" "$TMP/$name.sum" "$TMP/$name.eve"
+	no_alerts "$name"
 }
 
 run day --sensors 20 --hours 24 --interval 60 --seed 42

@@ -1,11 +1,22 @@
-/* main.c - the mqttids command line: decode and live subcommands. */
+/*
+ * main.c - the mqttids command line: decode, read, live, rules, alerts and
+ * demo (docs/CLI.md).
+ */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "capture/capture.h"
+#include "demo/demo.h"
 #include "engine/config.h"
 #include "engine/engine.h"
 
@@ -16,12 +27,24 @@ static void usage(FILE *fp)
 	fputs("usage: mqttids <command> [options]\n"
 	      "\n"
 	      "commands:\n"
-	      "  decode [options] FILE...   decode pcap/pcapng files to EVE JSON lines\n"
-	      "  live -i IFACE [options]    capture from an interface, write EVE JSON lines\n"
+	      "  demo [-o DIR] [--keep]     run the testbed with attacks and mqttids live on it (~2 min)\n"
+	      "  read [options] FILE...     analyse pcap/pcapng files: rules, alerts, EVE, alert store\n"
+	      "  live -i IFACE [options]    capture from an interface and detect as it happens\n"
+	      "  decode [options] FILE...   decode pcap/pcapng files to EVE JSON lines (no rules)\n"
+	      "  rules check [-c CONFIG] [-v] FILE|DIR...   validate rule files\n"
+	      "  alerts list|show|ack ...   read and acknowledge the alert store (mqttids alerts --help)\n"
 	      "  version                    print the version\n"
 	      "\n"
-	      "options (decode and live):\n"
-	      "  -o, --output FILE          write EVE lines to FILE (default stdout)\n"
+	      "options (read and live):\n"
+	      "  -r, --rules FILE|DIR       rule file or directory (repeatable; default: the rules/ directory)\n"
+	      "      --eve FILE             write EVE lines (alert, mqtt, anomaly) to FILE ('-': stdout)\n"
+	      "      --db FILE              record alerts in an SQLite store\n"
+	      "      --no-console           no alert lines on stdout\n"
+	      "      --color                colour the alert lines by priority\n"
+	      "      --alerts-only          EVE gets alert records only\n"
+	      "\n"
+	      "options (all):\n"
+	      "  -o, --output FILE          write EVE lines to FILE (decode: default stdout)\n"
 	      "  -c, --config FILE          YAML configuration (see etc/mqttids.yaml)\n"
 	      "      --passwords            log CONNECT passwords\n"
 	      "      --string-log-limit N   cut logged payloads/topics after N bytes (0: no limit)\n"
@@ -44,6 +67,7 @@ struct cli {
 	const char *output;
 	bool stats;
 	struct live_opts live;
+	bool rules_from_cli;
 };
 
 enum {
@@ -58,6 +82,11 @@ enum {
 	OPT_COUNT,
 	OPT_DURATION,
 	OPT_SNAPLEN,
+	OPT_EVE,
+	OPT_DB,
+	OPT_NOCONSOLE,
+	OPT_COLOR,
+	OPT_ALERTSONLY,
 };
 
 static const struct option long_opts[] = {
@@ -76,6 +105,12 @@ static const struct option long_opts[] = {
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "snaplen", required_argument, NULL, OPT_SNAPLEN },
+	{ "rules", required_argument, NULL, 'r' },
+	{ "eve", required_argument, NULL, OPT_EVE },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "no-console", no_argument, NULL, OPT_NOCONSOLE },
+	{ "color", no_argument, NULL, OPT_COLOR },
+	{ "alerts-only", no_argument, NULL, OPT_ALERTSONLY },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -116,10 +151,28 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	}
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "o:c:i:w:h", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "o:c:i:w:r:h", long_opts, NULL)) != -1) {
 		char *eq;
 		switch (opt) {
 		case 'o': c->output = optarg; break;
+		case OPT_EVE: c->output = optarg; break;
+		case 'r':
+			/* Rules given here replace the config's list. */
+			if (!c->rules_from_cli)
+				c->cfg.ids.n_rule_paths = 0;
+			c->rules_from_cli = true;
+			if (set_opt(c, "rules.files", optarg))
+				return -1;
+			break;
+		case OPT_DB:
+			if (set_opt(c, "outputs.sqlite.filename", optarg))
+				return -1;
+			break;
+		case OPT_NOCONSOLE: c->cfg.ids.console = false; break;
+		case OPT_COLOR: c->cfg.ids.console_color = true; break;
+		case OPT_ALERTSONLY:
+			c->cfg.ids.eve_mqtt = c->cfg.ids.eve_anomaly = false;
+			break;
 		case 'c': break;
 		case OPT_PASSWORDS: c->cfg.mqtt.log_passwords = true; break;
 		case OPT_STRLIMIT:
@@ -159,9 +212,144 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-static void flush_out(void *ud)
+/* ---- read and live: detection and its outputs ---- */
+
+static volatile sig_atomic_t got_hup;
+
+static void on_hup(int sig)
 {
-	fflush((FILE *)ud);
+	(void)sig;
+	got_hup = 1;
+}
+
+static uint64_t wall_now_us(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+/* What read and live write to besides the EVE stream. */
+struct run_out {
+	struct engine *e;
+	FILE *eve;          /* NULL: no EVE file */
+	const char *eve_path;
+	bool eve_append;
+	FILE *console;      /* NULL: no console lines */
+	bool color;
+	struct timefmt tf;
+	struct store *db;
+	struct jw line;     /* the store's copy of each EVE alert record */
+	bool live;
+	uint64_t last_alert_us;
+};
+
+static void out_alert(void *ud, const struct alert *a)
+{
+	struct run_out *o = ud;
+	if (o->console) {
+		console_alert(o->console, &o->tf, a, o->color);
+		if (o->live)
+			fflush(o->console);
+	}
+	if (o->db) {
+		alert_eve_write(&o->line, &o->tf, a);
+		size_t n = o->line.len;
+		if (n && o->line.buf[n - 1] == '\n')
+			n--;
+		uint64_t now = o->live ? wall_now_us() : a->ts_us;
+		store_put(o->db, a, o->line.oom ? "" : o->line.buf,
+			  o->line.oom ? 0 : n, now);
+	}
+	o->last_alert_us = a->ts_us;
+}
+
+/* Live: once a second. Reopens the EVE file after SIGHUP (logrotate). */
+static void out_tick(void *ud, uint64_t now_us)
+{
+	struct run_out *o = ud;
+	if (o->db)
+		store_flush(o->db, now_us);
+	if (!got_hup)
+		return;
+	got_hup = 0;
+	if (!o->eve || o->eve == stdout)
+		return;
+	FILE *nf = fopen(o->eve_path, "a");
+	if (!nf) {
+		fprintf(stderr, "mqttids: reopening %s after SIGHUP: %s; still writing to the old file\n",
+			o->eve_path, strerror(errno));
+		return;
+	}
+	fflush(o->eve);
+	fclose(o->eve);
+	o->eve = nf;
+	setvbuf(nf, NULL, _IOFBF, 1 << 16);
+	engine_set_output(o->e, nf);
+	fprintf(stderr, "mqttids: SIGHUP: reopened %s\n", o->eve_path);
+}
+
+static void out_flush(void *ud)
+{
+	struct run_out *o = ud;
+	if (o->eve)
+		fflush(o->eve);
+}
+
+/* The rules directory used when none is configured. */
+static const char *default_rules_dir(void)
+{
+	static const char *const dirs[] = {
+#ifdef MQTTIDS_SOURCE_RULES_DIR
+		MQTTIDS_SOURCE_RULES_DIR,
+#endif
+		"/usr/local/share/mqttids/rules",
+		"/usr/share/mqttids/rules",
+		"/etc/mqttids/rules",
+	};
+	struct stat sb;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (stat(dirs[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+			return dirs[i];
+	return NULL;
+}
+
+/* Loads the configured rules; broken rules are reported and skipped. */
+static struct ruleset *load_rules(const struct ids_cfg *ids)
+{
+	struct ruleset *rs = ruleset_new(&ids->vars);
+	if (!rs)
+		return NULL;
+	if (ids->n_rule_paths == 0) {
+		const char *dir = default_rules_dir();
+		if (!dir)
+			fprintf(stderr, "mqttids: no rules configured and no default rules directory found; use --rules\n");
+		else
+			ruleset_load_dir(rs, dir, stderr);
+	}
+	for (uint32_t i = 0; i < ids->n_rule_paths; i++) {
+		const char *path = ids->rule_paths[i];
+		struct stat sb;
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+			ruleset_load_dir(rs, path, stderr);
+		else
+			ruleset_load_file(rs, path, stderr);
+	}
+	return rs;
+}
+
+static uint64_t random_seed(void)
+{
+	uint64_t v = 0;
+	int fd = open("/dev/urandom", O_RDONLY);
+	if (fd >= 0) {
+		if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+			v = 0;
+		close(fd);
+	}
+	if (!v)
+		v = wall_now_us() ^ ((uint64_t)getpid() << 32);
+	return v | 1;
 }
 
 static int run(const char *cmd, int argc, char **argv)
@@ -171,19 +359,42 @@ static int run(const char *cmd, int argc, char **argv)
 	if (parse_args(&c, argc, argv))
 		return 1;
 	bool live = !strcmp(cmd, "live");
+	bool detect = live || !strcmp(cmd, "read");
 	if (live && !c.live.iface) {
 		fprintf(stderr, "mqttids: live needs -i IFACE\n");
 		return 1;
 	}
 	if (!live && optind >= argc) {
-		fprintf(stderr, "mqttids: decode needs at least one capture file\n");
+		fprintf(stderr, "mqttids: %s needs at least one capture file\n", cmd);
 		return 1;
 	}
+	struct ids_cfg *ids = &c.cfg.ids;
+	/* Offline uuids are a hash of the alert: a re-read gives the same ones. */
+	ids->detect.uuid_seed = live ? random_seed() : 0;
+	/* metadata.mqtt.auth.password[] only when passwords are logged at all. */
+	ids->detect.log_passwords = c.cfg.mqtt.log_passwords;
+	struct run_out ro;
+	memset(&ro, 0, sizeof(ro));
+	ro.live = live;
+	timefmt_init(&ro.tf);
+	jw_init(&ro.line);
+	/* decode: EVE to stdout unless -o; read/live: only to --eve/-o or the config's file. */
+	const char *eve_path = c.output ? c.output : detect ? (ids->eve_path[0] ? ids->eve_path : NULL) : "-";
 	FILE *out = stdout;
-	if (c.output && !(out = fopen(c.output, "w"))) {
-		perror(c.output);
-		return 1;
+	if (eve_path && strcmp(eve_path, "-")) {
+		/* live appends (a restart must not clobber the log); read rewrites. */
+		out = fopen(eve_path, live ? "a" : "w");
+		if (!out) {
+			perror(eve_path);
+			return 1;
+		}
 	}
+	if (!eve_path)
+		ids->eve_mqtt = ids->eve_anomaly = ids->eve_alert = false;
+	if (!detect)
+		ids->eve_mqtt = ids->eve_anomaly = true;
+	ro.eve = eve_path ? out : NULL;
+	ro.eve_path = eve_path;
 	static char obuf[1 << 16];
 	setvbuf(out, obuf, _IOFBF, sizeof(obuf));
 	struct engine *e = engine_new(&c.cfg, out);
@@ -191,11 +402,45 @@ static int run(const char *cmd, int argc, char **argv)
 		fprintf(stderr, "mqttids: out of memory setting up the engine\n");
 		return 1;
 	}
+	ro.e = e;
+	struct ruleset *rs = NULL;
 	int rc = 0;
+	if (detect) {
+		rs = load_rules(ids);
+		if (!rs) {
+			fprintf(stderr, "mqttids: out of memory loading rules\n");
+			engine_free(e);
+			return 1;
+		}
+		if (ids->console)
+			ro.console = out == stdout && eve_path ? stderr : stdout;
+		ro.color = ids->console_color;
+		if (ids->db_path[0]) {
+			char err[512];
+			ro.db = store_open(ids->db_path, &ids->store, err, sizeof(err));
+			if (!ro.db) {
+				fprintf(stderr, "mqttids: %s\n", err);
+				rc = 1;
+				goto done;
+			}
+		}
+		struct alert_sink extra = { out_alert, &ro };
+		if (engine_enable_detect(e, rs, extra, live) != 0) {
+			fprintf(stderr, "mqttids: out of memory setting up detection\n");
+			rc = 1;
+			goto done;
+		}
+		fprintf(stderr, "mqttids: %zu rules loaded\n", ruleset_count(rs));
+	}
 	char err[512];
 	if (live) {
-		c.live.flush = flush_out;
-		c.live.ud = out;
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_hup;
+		sigaction(SIGHUP, &sa, NULL);
+		c.live.flush = out_flush;
+		c.live.tick = out_tick;
+		c.live.ud = &ro;
 		if (capture_live(&c.live, e, err, sizeof(err)) != 0) {
 			fprintf(stderr, "mqttids: %s\n", err);
 			rc = 1;
@@ -212,11 +457,69 @@ static int run(const char *cmd, int argc, char **argv)
 	if (c.stats)
 		engine_write_eve_stats(e);
 	engine_print_stats(e, stderr);
+	const struct detect_stats *ds = engine_detect_stats(e);
+	if (ds)
+		fprintf(stderr, "mqttids: %llu alerts, %llu updates, %llu rule matches\n",
+			(unsigned long long)ds->alerts,
+			(unsigned long long)ds->updates,
+			(unsigned long long)ds->matches);
+done:
 	engine_free(e);
+	if (ro.db) {
+		store_flush(ro.db, live ? wall_now_us() : ro.last_alert_us);
+		store_close(ro.db);
+	}
+	ruleset_free(rs);
+	jw_deinit(&ro.line);
+	out = ro.eve ? ro.eve : out;
 	if (fflush(out) != 0 || (out != stdout && fclose(out) != 0)) {
-		perror(c.output ? c.output : "stdout");
+		perror(eve_path ? eve_path : "stdout");
 		rc = 1;
 	}
+	if (ro.console)
+		fflush(ro.console);
+	return rc;
+}
+
+/* mqttids rules check [-c CONFIG] [-v] FILE|DIR... */
+static int rules_cmd(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "check")) {
+		fprintf(stderr, "usage: mqttids rules check [-c CONFIG] [-v] FILE|DIR...\n");
+		return 2;
+	}
+	struct engine_cfg *cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return 1;
+	engine_cfg_default(cfg);
+	bool verbose = false;
+	int n = 0;
+	char **paths = calloc((size_t)argc, sizeof(*paths));
+	int rc = 1;
+	if (!paths)
+		goto out;
+	for (int i = 2; i < argc; i++) {
+		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+			char err[512];
+			if (config_load(argv[++i], cfg, err, sizeof(err)) != 0) {
+				fprintf(stderr, "mqttids: %s\n", err);
+				goto out;
+			}
+		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+			verbose = true;
+		} else {
+			paths[n++] = argv[i];
+		}
+	}
+	if (n == 0) {
+		fprintf(stderr, "mqttids: rules check needs a rule file or directory\n");
+		rc = 2;
+		goto out;
+	}
+	rc = rules_check(&cfg->ids.vars, n, paths, verbose, stdout, stderr);
+out:
+	free(paths);
+	free(cfg);
 	return rc;
 }
 
@@ -227,8 +530,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const char *cmd = argv[1];
-	if (!strcmp(cmd, "decode") || !strcmp(cmd, "live"))
+	if (!strcmp(cmd, "decode") || !strcmp(cmd, "live") || !strcmp(cmd, "read"))
 		return run(cmd, argc - 1, argv + 1);
+	if (!strcmp(cmd, "rules"))
+		return rules_cmd(argc - 1, argv + 1);
+	if (!strcmp(cmd, "alerts"))
+		return alerts_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "demo"))
+		return demo_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("mqttids %s\n", MQTTIDS_VERSION);
 		return 0;

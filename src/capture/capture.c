@@ -180,6 +180,8 @@ int capture_live(const struct live_opts *o, struct engine *e, char *err,
 		if (now - last_tick >= 1000000u) {
 			/* Live mode adds a clock tick to event time (GUIDE §1). */
 			engine_tick(e, now);
+			if (o->tick)
+				o->tick(o->ud, now);
 			last_tick = now;
 		}
 		if (o->duration_s && now - start >= (uint64_t)o->duration_s * 1000000u)

@@ -22,6 +22,7 @@ struct live_opts {
 	uint32_t duration_s;    /* 0: unlimited */
 	int snaplen;
 	void (*flush)(void *ud); /* called when the capture is idle */
+	void (*tick)(void *ud, uint64_t now_us); /* about once a second */
 	void *ud;
 };
 

@@ -58,7 +58,7 @@ static int parse_bool(const char *s, bool *out)
 	return -1;
 }
 
-enum kind { K_U32, K_SIZE32, K_SIZE, K_BOOL, K_LIMIT };
+enum kind { K_U32, K_SIZE32, K_SIZE, K_BOOL, K_LIMIT, K_U64, K_STR };
 
 struct key {
 	const char *name;
@@ -90,7 +90,59 @@ static const struct key keys[] = {
 	{ "stream.gap-ack-timeout-ms", K_U32, O(reasm.gap_ack_timeout_ms) },
 	{ "defrag.max-trackers", K_U32, O(defrag.max_trackers) },
 	{ "defrag.timeout", K_U32, O(defrag.timeout_s) },
+	{ "detect.max-trackers", K_U32, O(ids.detect.max_trackers) },
+	{ "detect.max-aggregates", K_U32, O(ids.detect.max_aggregates) },
+	{ "detect.max-client-ids", K_U32, O(ids.detect.max_client_ids) },
+	{ "outputs.eve.filename", K_STR, O(ids.eve_path) },
+	{ "outputs.eve.mqtt", K_BOOL, O(ids.eve_mqtt) },
+	{ "outputs.eve.anomaly", K_BOOL, O(ids.eve_anomaly) },
+	{ "outputs.eve.alert", K_BOOL, O(ids.eve_alert) },
+	{ "outputs.console.enabled", K_BOOL, O(ids.console) },
+	{ "outputs.console.color", K_BOOL, O(ids.console_color) },
+	{ "outputs.sqlite.filename", K_STR, O(ids.db_path) },
+	{ "outputs.sqlite.retention-days", K_U32, O(ids.store.retention_days) },
+	{ "outputs.sqlite.max-alerts", K_U64, O(ids.store.max_alerts) },
+	{ "outputs.sqlite.commit-ms", K_U32, O(ids.store.commit_ms) },
 };
+
+/* rules.files: each item appends a rule file or directory. */
+static int add_rule_path(struct engine_cfg *c, const char *val,
+			 const char **why)
+{
+	if (!*val || strlen(val) >= IDS_PATH_MAX) {
+		*why = "a file or directory path (at most 511 bytes)";
+		return -2;
+	}
+	if (c->ids.n_rule_paths >= IDS_MAX_RULE_PATHS) {
+		*why = "at most 16 rule paths";
+		return -2;
+	}
+	strcpy(c->ids.rule_paths[c->ids.n_rule_paths++], val);
+	return 0;
+}
+
+/* vars.address-groups.NAME and vars.port-groups.NAME (Suricata's layout). */
+static int set_var(struct engine_cfg *c, const char *key, const char *val,
+		   const char **why)
+{
+	bool port = !strncmp(key, "vars.port-groups.", 17);
+	const char *name = key + (port ? 17 : 20);
+	size_t n = strlen(name);
+	if (n == 0 || n >= sizeof(c->ids.vars.v[0].name)) {
+		*why = "a variable name of 1-47 letters, digits or _";
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_') {
+			*why = "a variable name of letters, digits or _";
+			return -1;
+		}
+	if (rule_vars_set(&c->ids.vars, name, val, port) != 0) {
+		*why = "a value under 1024 bytes (and at most 64 variables)";
+		return -2;
+	}
+	return 0;
+}
 
 static int set_port(struct engine_cfg *c, const char *val, const char **why)
 {
@@ -117,6 +169,11 @@ int config_set(struct engine_cfg *c, const char *key, const char *val,
 	*why = NULL;
 	if (!strcmp(key, "mqtt.ports"))
 		return set_port(c, val, why);
+	if (!strcmp(key, "rules.files"))
+		return add_rule_path(c, val, why);
+	if (!strncmp(key, "vars.address-groups.", 20) ||
+	    !strncmp(key, "vars.port-groups.", 17))
+		return set_var(c, key, val, why);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(keys[i].name, key))
 			continue;
@@ -141,6 +198,20 @@ int config_set(struct engine_cfg *c, const char *key, const char *val,
 				return -2;
 			}
 			*(uint32_t *)dst = (uint32_t)v;
+			return 0;
+		case K_STR:
+			if (strlen(val) >= IDS_PATH_MAX) {
+				*why = "a path of at most 511 bytes";
+				return -2;
+			}
+			strcpy((char *)dst, val);
+			return 0;
+		case K_U64:
+			if (config_parse_size(val, &v)) {
+				*why = "a number";
+				return -2;
+			}
+			*(uint64_t *)dst = v;
 			return 0;
 		case K_SIZE:
 		case K_LIMIT:
@@ -263,6 +334,8 @@ int config_load(const char *path, struct engine_cfg *c, char *err,
 		char path_buf[256] = "";
 		struct walk_ctx wc = { path, c, 0, 0, false };
 		c->n_ports = 0;
+		/* A configured rule list replaces the default directory too. */
+		c->ids.n_rule_paths = 0;
 		walk(&doc, root, path_buf, 0, &wc, 0);
 		if (c->n_ports == 0) {
 			c->ports[0] = 1883;

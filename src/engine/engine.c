@@ -24,6 +24,12 @@ struct engine {
 	struct mqtt_ctx mc;
 	struct timefmt tf;
 	struct jw line;
+	/* detection (engine_enable_detect) */
+	struct detect *det;
+	const struct ruleset *rs;
+	struct alert_sink extra;
+	struct jw aline;      /* alert records: may be raised mid-record */
+	bool flush_alerts;
 	uint64_t pcap_cnt;
 	uint64_t now_us;
 	uint64_t next_expire_us;
@@ -60,6 +66,11 @@ void engine_cfg_default(struct engine_cfg *c)
 	c->ports[0] = 1883;
 	c->n_ports = 1;
 	c->probe_other_ports = true;
+	rule_vars_default(&c->ids.vars);
+	detect_cfg_default(&c->ids.detect);
+	store_cfg_default(&c->ids.store);
+	c->ids.eve_mqtt = c->ids.eve_anomaly = c->ids.eve_alert = true;
+	c->ids.console = true;
 }
 
 /* ---- EVE record framing ---- */
@@ -125,12 +136,149 @@ static void eve_session(struct jw *w, const struct mqtt_state *st)
 		jw_raw(w, "mqtt_session", st->session.buf, st->session.len);
 }
 
+/* ---- detection ---- */
+
+/*
+ * Fills the addresses of an event from the current flow: the packet's
+ * sender is the client when !toclient. Without a flow the event has none.
+ */
+static void event_addrs(struct engine *e, struct det_event *ev, bool toclient)
+{
+	struct flow *f = e->cur_flow;
+	ev->flow = f;
+	ev->toclient = toclient;
+	if (!f) {
+		ev->src_str = ev->dst_str = "";
+		return;
+	}
+	if (!f->cli_str[0])
+		flow_addr_text(f);
+	ev->family = f->family;
+	ev->src = toclient ? f->srv : f->cli;
+	ev->dst = toclient ? f->cli : f->srv;
+	ev->sport = toclient ? f->sport : f->cport;
+	ev->dport = toclient ? f->cport : f->sport;
+	ev->src_str = toclient ? f->srv_str : f->cli_str;
+	ev->dst_str = toclient ? f->cli_str : f->srv_str;
+	/* Only an MQTT flow's orientation says who the broker is. */
+	if (f->app == FLOW_APP_MQTT)
+		ev->server = toclient ? DET_SERVER_SRC : DET_SERVER_DST;
+}
+
+static void detect_anomaly(struct engine *e, const struct mqtt_state *st,
+			   bool toclient, const char *layer, const char *event,
+			   const char *detail)
+{
+	struct det_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = DET_ANOMALY;
+	ev.ts_us = e->cur_ts;
+	ev.pcap_cnt = e->cur_cnt;
+	event_addrs(e, &ev, toclient);
+	ev.st = st;
+	ev.anomaly = event;
+	ev.layer = layer;
+	ev.detail = detail;
+	detect_event(e->det, &ev);
+}
+
+static void sink_msg(void *ud, const struct mqtt_state *st, bool toclient,
+		     const struct mqtt_msg *m)
+{
+	struct engine *e = ud;
+	struct det_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = DET_MQTT;
+	ev.ts_us = e->cur_ts;
+	ev.pcap_cnt = e->cur_cnt;
+	event_addrs(e, &ev, toclient);
+	ev.st = st;
+	ev.msg = m;
+	detect_event(e->det, &ev);
+}
+
+/* Every TCP segment, before reassembly: SYN floods, port scans. */
+static void detect_tcp(struct engine *e, const struct pkt *p, struct flow *f,
+		       int dir)
+{
+	struct det_event ev;
+	char sbuf[46], dbuf[46];
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = DET_TCP;
+	ev.ts_us = p->ts_us;
+	ev.pcap_cnt = p->pcap_cnt;
+	ev.family = p->family;
+	ev.src = p->src;
+	ev.dst = p->dst;
+	ev.sport = p->sport;
+	ev.dport = p->dport;
+	ev.tcp_flags = p->tcp_flags;
+	ev.payload_len = p->payload_wire_len;
+	ev.flow = f;
+	ev.toclient = dir == 1;
+	if (f) {
+		if (!f->cli_str[0])
+			flow_addr_text(f);
+		ev.src_str = dir == 1 ? f->srv_str : f->cli_str;
+		ev.dst_str = dir == 1 ? f->cli_str : f->srv_str;
+		/* Oriented by its SYN, port or CONNECT: dir 0 goes to the server. */
+		ev.server = dir == 1 ? DET_SERVER_SRC : DET_SERVER_DST;
+	} else {
+		int af = p->family == 4 ? AF_INET : AF_INET6;
+		ev.src_str = inet_ntop(af, p->src, sbuf, sizeof(sbuf)) ? sbuf : "";
+		ev.dst_str = inet_ntop(af, p->dst, dbuf, sizeof(dbuf)) ? dbuf : "";
+	}
+	detect_event(e->det, &ev);
+}
+
+/* Alerts from the detector: the EVE record first, then the other outputs. */
+static void engine_alert(void *ud, const struct alert *a)
+{
+	struct engine *e = ud;
+	if (e->cfg.ids.eve_alert) {
+		alert_eve_write(&e->aline, &e->tf, a);
+		if (!e->aline.oom) {
+			fwrite(e->aline.buf, 1, e->aline.len, e->out);
+			e->st.records++;
+			if (e->flush_alerts)
+				fflush(e->out);
+		}
+	}
+	if (e->extra.emit)
+		e->extra.emit(e->extra.ud, a);
+}
+
+int engine_enable_detect(struct engine *e, const struct ruleset *rs,
+			 struct alert_sink extra, bool flush)
+{
+	struct alert_sink s = { engine_alert, e };
+	e->det = detect_new(&e->cfg.ids.detect, rs, s);
+	if (!e->det)
+		return -1;
+	e->rs = rs;
+	e->extra = extra;
+	e->flush_alerts = flush;
+	return 0;
+}
+
+const struct detect_stats *engine_detect_stats(const struct engine *e)
+{
+	return e->det ? detect_stats(e->det) : NULL;
+}
+
+void engine_set_output(struct engine *e, FILE *out)
+{
+	e->out = out;
+}
+
 /* ---- MQTT sink ---- */
 
 static void sink_tx(void *ud, const struct mqtt_state *st, bool toclient,
 		    const char *frag, size_t frag_len)
 {
 	struct engine *e = ud;
+	if (!e->cfg.ids.eve_mqtt)
+		return;
 	eve_begin(e, "mqtt", e->cur_flow, toclient, e->cur_ts, e->cur_cnt);
 	jw_ascii(&e->line, "app_proto", "mqtt", 4);
 	jw_open_obj(&e->line, "mqtt");
@@ -146,6 +294,11 @@ static void sink_anomaly(void *ud, const struct mqtt_state *st, bool toclient,
 {
 	struct engine *e = ud;
 	bool stream = strcmp(layer, "stream") == 0;
+	if (e->det)
+		detect_anomaly(e, st, toclient, stream ? "stream" : layer, event,
+			       detail);
+	if (!e->cfg.ids.eve_anomaly)
+		return;
 	eve_begin(e, "anomaly", e->cur_flow, toclient, e->cur_ts, e->cur_cnt);
 	jw_cstr(&e->line, "app_proto", "mqtt");
 	jw_open_obj(&e->line, "anomaly");
@@ -162,6 +315,10 @@ static void sink_anomaly(void *ud, const struct mqtt_state *st, bool toclient,
 
 static void decode_anomaly(struct engine *e, const char *event)
 {
+	if (e->det)
+		detect_anomaly(e, NULL, false, "decode", event, NULL);
+	if (!e->cfg.ids.eve_anomaly)
+		return;
 	eve_begin(e, "anomaly", NULL, false, e->cur_ts, e->cur_cnt);
 	jw_open_obj(&e->line, "anomaly");
 	jw_cstr(&e->line, "type", "decode");
@@ -172,7 +329,7 @@ static void decode_anomaly(struct engine *e, const char *event)
 
 static struct mqtt_sink engine_sink(struct engine *e)
 {
-	struct mqtt_sink s = { sink_tx, sink_anomaly, NULL, e };
+	struct mqtt_sink s = { sink_tx, sink_anomaly, e->det ? sink_msg : NULL, e };
 	return s;
 }
 
@@ -237,6 +394,8 @@ static void on_flow_end(void *ud, struct flow *f, int why)
 		mqtt_state_free(&e->mc, f->mqtt, &s, closed);
 		f->mqtt = NULL;
 	}
+	if (e->det)
+		detect_flow_end(e->det, f);
 	e->cur_flow = saved == f ? NULL : saved;
 	e->cur_ts = ts;
 	e->cur_cnt = cnt;
@@ -250,6 +409,7 @@ struct engine *engine_new(const struct engine_cfg *cfg, FILE *out)
 	e->cfg = *cfg;
 	e->out = out;
 	jw_init(&e->line);
+	jw_init(&e->aline);
 	timefmt_init(&e->tf);
 	tcp_reasm_init(&e->rc, &cfg->reasm);
 	e->ft = flow_table_new(&cfg->flow);
@@ -270,7 +430,9 @@ void engine_free(struct engine *e)
 	flow_table_free(e->ft);
 	ip_defrag_free(e->df);
 	mqtt_ctx_deinit(&e->mc);
+	detect_free(e->det);
 	jw_deinit(&e->line);
+	jw_deinit(&e->aline);
 	free(e);
 }
 
@@ -285,6 +447,8 @@ static void engine_expire(struct engine *e)
 		return;
 	e->next_expire_us = e->now_us + 1000000u; /* once a second */
 	flow_table_expire(e->ft, e->now_us, on_flow_end, e);
+	if (e->det)
+		detect_tick(e->det, e->now_us);
 }
 
 void engine_tick(struct engine *e, uint64_t now_us)
@@ -329,8 +493,11 @@ void engine_packet(struct engine *e, int dlt, uint64_t ts_us,
 	struct flow *f = flow_table_get(e->ft, &pkt, e->cfg.ports,
 					e->cfg.n_ports, &dir, &created,
 					on_flow_end, e);
-	if (!f)
+	if (!f) {
+		if (e->det)
+			detect_tcp(e, &pkt, NULL, 0);
 		return;
+	}
 	/* A new SYN on a finished connection: the port pair is reused. */
 	if (!created && (pkt.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
 	    (f->rst || (f->d[0].fin && f->d[1].fin))) {
@@ -341,6 +508,8 @@ void engine_packet(struct engine *e, int dlt, uint64_t ts_us,
 			return;
 	}
 	e->cur_flow = f;
+	if (e->det)
+		detect_tcp(e, &pkt, f, dir);
 	f->last_us = ts_us > f->last_us ? ts_us : f->last_us;
 	f->last_pcap_cnt = e->pcap_cnt;
 	f->pkts[dir]++;
@@ -411,6 +580,8 @@ void engine_finish(struct engine *e)
 {
 	e->cur_flow = NULL;
 	flow_table_flush(e->ft, on_flow_end, e);
+	if (e->det)
+		detect_finish(e->det);
 	fflush(e->out);
 }
 

@@ -6,12 +6,32 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "detect/detect.h"
 #include "mqtt/mqtt_session.h"
+#include "output/alert.h"
+#include "output/outputs.h"
+#include "rules/rules.h"
 #include "net/flow_table.h"
 #include "net/ip_defrag.h"
 #include "net/tcp_reasm.h"
 
 #define ENGINE_MAX_PORTS 32
+#define IDS_MAX_RULE_PATHS 16
+#define IDS_PATH_MAX 512
+
+/* Detection and alert outputs (read, live); decode ignores them. */
+struct ids_cfg {
+	struct rule_vars vars;
+	char rule_paths[IDS_MAX_RULE_PATHS][IDS_PATH_MAX]; /* files or dirs */
+	uint32_t n_rule_paths; /* 0: the default rules directory */
+	struct detect_cfg detect;
+	struct store_cfg store;
+	char eve_path[IDS_PATH_MAX];  /* "": no EVE file; "-": stdout */
+	char db_path[IDS_PATH_MAX];   /* "": no alert store */
+	bool eve_mqtt, eve_anomaly, eve_alert; /* record types written */
+	bool console;                 /* one line per alert */
+	bool console_color;
+};
 
 struct engine_cfg {
 	struct mqtt_cfg mqtt;
@@ -21,6 +41,7 @@ struct engine_cfg {
 	uint16_t ports[ENGINE_MAX_PORTS];
 	uint32_t n_ports;
 	bool probe_other_ports; /* recognise MQTT by its CONNECT elsewhere */
+	struct ids_cfg ids;
 };
 
 void engine_cfg_default(struct engine_cfg *c);
@@ -50,5 +71,19 @@ void engine_print_stats(struct engine *e, FILE *fp);
 void engine_write_eve_stats(struct engine *e);
 
 uint64_t engine_packets(const struct engine *e);
+
+/*
+ * Turns on detection: every TCP segment, MQTT message and anomaly goes
+ * through the rules of rs (not owned; must outlive e). Alerts are written
+ * to the EVE stream (when ids.eve_alert) and then handed to extra (console,
+ * store; may have a NULL emit). flush: fflush the EVE stream after each
+ * alert (live). Returns -1 when out of memory.
+ */
+int engine_enable_detect(struct engine *e, const struct ruleset *rs,
+			 struct alert_sink extra, bool flush);
+/* Detection counters, or NULL when detection is off. */
+const struct detect_stats *engine_detect_stats(const struct engine *e);
+/* Replaces the EVE stream (after a SIGHUP reopen); the old one is not closed. */
+void engine_set_output(struct engine *e, FILE *out);
 
 #endif

@@ -4,7 +4,7 @@
 #
 # usage: fuzz/run_fuzz.sh TARGET [SECONDS] [--keep]
 #   TARGET   mqtt_parse | mqtt_stream | tcp_reasm | pcap_pipeline |
-#            pcap_frames | config | scenario | payload
+#            pcap_frames | config | scenario | payload | rules
 #   SECONDS  run time (default 300)
 #   --keep   copy the new, minimised inputs into fuzz/corpus/TARGET
 #
@@ -26,6 +26,7 @@ work=${WORK:-/tmp/mqttids-fuzz}/$t
 dict=$here/mqtt.dict
 [ "$t" = config ] && dict=$here/config.dict
 [ "$t" = scenario ] && dict=$here/scenario.dict
+[ "$t" = rules ] && dict=$here/rules.dict
 
 [ -x "$bin" ] || { echo "run_fuzz.sh: $bin missing: cmake --preset fuzz && cmake --build build/fuzz" >&2; exit 1; }
 mkdir -p "$work/corpus" "$work/artifacts"

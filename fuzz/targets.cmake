@@ -11,6 +11,7 @@ set(MQTTIDS_FUZZ_TARGETS
   config
   scenario
   payload
+  rules
 )
 set(MQTTIDS_FUZZ_LIBS_scenario mqttids_testbed)
 set(MQTTIDS_FUZZ_LIBS_payload mqttids_testbed)

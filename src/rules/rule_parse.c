@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "mqtt/mqtt_parse.h"
+#include "rules/rules_int.h"
 
 #define RULE_LINE_MAX (64u * 1024u) /* bytes of one rule, continuations joined */
 #define RULES_MAX 100000u           /* rules in one set */
@@ -28,8 +29,6 @@
 #define RULE_EXPAND_BUDGET 100000u  /* elements visited expanding one header field */
 #define ECHO_MAX 40u                /* bytes of a bad token quoted in a message */
 #define AUTO_SID_BIT 0x80000000u
-/* Keyed PUBLISH lists hold generic rules once per key: cap the total. */
-#define TOPIC_INDEX_MAX (4u * 1024u * 1024u)
 
 /* ---- variables ---- */
 
@@ -79,36 +78,7 @@ static const char *vars_find(const struct rule_vars *vs, const char *name,
 
 /* ---- the rule set ---- */
 
-struct rlist {
-	const struct rule **v;
-	size_t n, cap;
-};
-
-/* One distinct literal first level of PUBLISH rule filters. */
-struct topic_slot {
-	const char *key; /* NULL: empty slot */
-	size_t len;
-	struct rlist list;
-};
-
-struct ruleset {
-	struct rule_vars vars;
-	struct rule **rules;
-	size_t n, cap;
-	char **files; /* names rules point to */
-	size_t n_files;
-	bool full_reported;
-	/* sid -> index + 1, open addressing (duplicate warnings) */
-	uint32_t *sid_keys, *sid_vals;
-	size_t sid_cap, sid_n;
-	/* candidate index, rebuilt after each load */
-	struct rlist tcp, anomaly, mqtt[16];
-	struct rlist pub_generic; /* PUBLISH rules any topic may match */
-	struct topic_slot *slots;
-	size_t slot_cap; /* power of two, 0: no topic index */
-};
-
-static int rlist_push(struct rlist *l, const struct rule *r)
+int rlist_push(struct rlist *l, const struct rule *r)
 {
 	if (l->n == l->cap) {
 		size_t nc = l->cap ? l->cap * 2 : 8;
@@ -138,6 +108,9 @@ static void rule_free(struct rule *r)
 	for (uint32_t i = 0; i < r->n_topics; i++)
 		free(r->topics[i]);
 	free(r->topics);
+	for (uint32_t i = 0; i < r->n_filters; i++)
+		free(r->filters[i]);
+	free(r->filters);
 	for (uint32_t i = 0; i < r->n_client_ids; i++)
 		free(r->client_ids[i]);
 	free(r->client_ids);
@@ -162,29 +135,11 @@ struct ruleset *ruleset_new(const struct rule_vars *vars)
 	return rs;
 }
 
-static void index_free(struct ruleset *rs)
-{
-	free(rs->tcp.v);
-	free(rs->anomaly.v);
-	for (int i = 0; i < 16; i++)
-		free(rs->mqtt[i].v);
-	free(rs->pub_generic.v);
-	for (size_t i = 0; i < rs->slot_cap; i++)
-		free(rs->slots[i].list.v);
-	free(rs->slots);
-	memset(&rs->tcp, 0, sizeof(rs->tcp));
-	memset(&rs->anomaly, 0, sizeof(rs->anomaly));
-	memset(rs->mqtt, 0, sizeof(rs->mqtt));
-	memset(&rs->pub_generic, 0, sizeof(rs->pub_generic));
-	rs->slots = NULL;
-	rs->slot_cap = 0;
-}
-
 void ruleset_free(struct ruleset *rs)
 {
 	if (!rs)
 		return;
-	index_free(rs);
+	rules_index_free(rs);
 	for (size_t i = 0; i < rs->n; i++)
 		rule_free(rs->rules[i]);
 	free(rs->rules);
@@ -269,167 +224,6 @@ static int sid_insert(struct ruleset *rs, uint32_t sid, uint32_t val)
 	return 0;
 }
 
-/* ---- candidate index ---- */
-
-/* Length of the first level of a topic or filter. */
-static size_t first_level(const char *s, size_t n)
-{
-	const char *slash = memchr(s, '/', n);
-	return slash ? (size_t)(slash - s) : n;
-}
-
-static bool level_is_wild(const char *s, size_t n)
-{
-	return n == 1 && (s[0] == '+' || s[0] == '#');
-}
-
-/* Whether every filter of r starts with a literal level, so only topics
- * starting with one of those levels can match. */
-static bool pub_keyed(const struct rule *r)
-{
-	if (r->n_topics == 0)
-		return false;
-	for (uint32_t i = 0; i < r->n_topics; i++) {
-		const char *f = r->topics[i];
-		if (level_is_wild(f, first_level(f, strlen(f))))
-			return false;
-	}
-	return true;
-}
-
-static struct topic_slot *slot_find(const struct ruleset *rs, const char *k,
-				    size_t n)
-{
-	size_t m = rs->slot_cap - 1;
-	for (size_t i = fnv1a(k, n) & m;; i = (i + 1) & m) {
-		struct topic_slot *s = &rs->slots[i];
-		if (!s->key || (s->len == n && !memcmp(s->key, k, n)))
-			return s;
-	}
-}
-
-/*
- * The PUBLISH topic index: for each literal first level L of keyed
- * rules, the PUBLISH rules (in rule order) that a topic starting with L
- * may match: the generic ones plus those with a filter starting with L.
- * Skipped (everything stays in mqtt[PUBLISH]) when it would grow past
- * TOPIC_INDEX_MAX entries.
- */
-static int index_topics(struct ruleset *rs)
-{
-	const struct rlist *pub = &rs->mqtt[MQTT_PUBLISH];
-	size_t keys = 0, generic = 0;
-	for (size_t i = 0; i < pub->n; i++) {
-		if (pub_keyed(pub->v[i]))
-			keys += pub->v[i]->n_topics;
-		else
-			generic++;
-	}
-	if (keys == 0 || keys * (generic + 1) > TOPIC_INDEX_MAX)
-		return 0;
-	size_t cap = 16;
-	while (cap < keys * 2)
-		cap *= 2;
-	rs->slots = calloc(cap, sizeof(*rs->slots));
-	if (!rs->slots)
-		return -1;
-	rs->slot_cap = cap;
-	for (size_t i = 0; i < pub->n; i++) {
-		const struct rule *r = pub->v[i];
-		if (!pub_keyed(r))
-			continue;
-		for (uint32_t t = 0; t < r->n_topics; t++) {
-			const char *f = r->topics[t];
-			size_t n = first_level(f, strlen(f));
-			struct topic_slot *s = slot_find(rs, f, n);
-			s->key = f;
-			s->len = n;
-		}
-	}
-	/* Fill every list in rule order; a rule goes once into each list. */
-	for (size_t i = 0; i < pub->n; i++) {
-		const struct rule *r = pub->v[i];
-		if (!pub_keyed(r)) {
-			if (rlist_push(&rs->pub_generic, r))
-				return -1;
-			for (size_t k = 0; k < cap; k++)
-				if (rs->slots[k].key &&
-				    rlist_push(&rs->slots[k].list, r))
-					return -1;
-			continue;
-		}
-		for (uint32_t t = 0; t < r->n_topics; t++) {
-			const char *f = r->topics[t];
-			struct topic_slot *s =
-				slot_find(rs, f, first_level(f, strlen(f)));
-			if (s->list.n && s->list.v[s->list.n - 1] == r)
-				continue; /* two filters with one first level */
-			if (rlist_push(&s->list, r))
-				return -1;
-		}
-	}
-	return 0;
-}
-
-static int index_build(struct ruleset *rs)
-{
-	index_free(rs);
-	for (size_t i = 0; i < rs->n; i++) {
-		const struct rule *r = rs->rules[i];
-		if (r->n_anomalies) {
-			if (rlist_push(&rs->anomaly, r))
-				return -1;
-		} else if (r->proto == RULE_TCP) {
-			if (rlist_push(&rs->tcp, r))
-				return -1;
-		} else {
-			for (int t = 0; t < 16; t++)
-				if ((r->match_types & (1u << t)) &&
-				    rlist_push(&rs->mqtt[t], r))
-					return -1;
-		}
-	}
-	return index_topics(rs);
-}
-
-const struct rule *const *ruleset_candidates(const struct ruleset *rs,
-					      const struct det_event *ev,
-					      size_t *n)
-{
-	static const struct rule *const none[1] = { NULL };
-	const struct rlist *l = NULL;
-	*n = 0;
-	if (!rs || !ev)
-		return none;
-	switch (ev->kind) {
-	case DET_TCP:
-		l = &rs->tcp;
-		break;
-	case DET_ANOMALY:
-		l = &rs->anomaly;
-		break;
-	case DET_MQTT:
-		if (!ev->msg)
-			return none;
-		l = &rs->mqtt[ev->msg->type & 15];
-		if (ev->msg->type == MQTT_PUBLISH && rs->slot_cap) {
-			const char *t = (const char *)ev->msg->topic.p;
-			size_t tn = t ? ev->msg->topic.len : 0;
-			size_t fl = tn ? first_level(t, tn) : 0;
-			const struct topic_slot *s =
-				slot_find(rs, tn ? t : "", fl);
-			l = s->key ? &s->list : &rs->pub_generic;
-		}
-		break;
-	default:
-		return none;
-	}
-	if (!l->n)
-		return none;
-	*n = l->n;
-	return l->v;
-}
-
 /* ---- priorities ---- */
 
 static const char *const prio_names[5] = {
@@ -494,6 +288,7 @@ static void off_pos(const struct loader *L, size_t off, unsigned *line,
 	*col = (unsigned)(off - L->segs[k].off) + 1;
 }
 
+__attribute__((format(printf, 4, 0)))
 static void vmsg(struct loader *L, size_t off, const char *kind,
 		 const char *fmt, va_list ap)
 {
@@ -1508,6 +1303,11 @@ static int globs(struct pctx *P, const struct val *v, char ***list,
 	return rc;
 }
 
+static int o_filter(struct pctx *P, struct rule *r, const struct val *v)
+{
+	return globs(P, v, &r->filters, &r->n_filters);
+}
+
 static int o_client_id(struct pctx *P, struct rule *r, const struct val *v)
 {
 	return globs(P, v, &r->client_ids, &r->n_client_ids);
@@ -1684,7 +1484,7 @@ struct optdef {
 enum {
 	O_NAME, O_PRIORITY, O_SID, O_REV, O_CLASSTYPE, O_THRESHOLD,
 	O_INTERVAL, O_COOLDOWN, O_MSG_TYPE, O_QOS, O_RETCODE, O_TOPICS,
-	O_CLIENT_ID, O_USERNAME, O_PROTOCOL_VERSION, O_PAYLOAD_SIZE,
+	O_FILTER, O_CLIENT_ID, O_USERNAME, O_PROTOCOL_VERSION, O_PAYLOAD_SIZE,
 	O_KEEPALIVE, O_ANOMALY, O_FLAGS, O__COUNT
 };
 
@@ -1703,6 +1503,8 @@ static const struct optdef optdefs[O__COUNT] = {
 	[O_RETCODE] = { "retcode", S_MQTT, TM_CODES, true, o_retcode },
 	[O_TOPICS] = { "topics", S_MQTT, TM(PUBLISH) | TM(SUBSCRIBE) |
 		       TM(UNSUBSCRIBE) | TM(CONNECT), true, o_topics },
+	[O_FILTER] = { "filter", S_MQTT, TM(SUBSCRIBE) | TM(UNSUBSCRIBE), true,
+		       o_filter },
 	[O_CLIENT_ID] = { "client_id", S_MQTT, TM_ALL, false, o_client_id },
 	[O_USERNAME] = { "username", S_MQTT, TM_ALL, false, o_username },
 	[O_PROTOCOL_VERSION] = { "protocol_version", S_MQTT, TM_ALL, false,
@@ -1776,7 +1578,7 @@ static int read_value(struct pctx *P, char *scratch, size_t i,
 static const char *const opt_names[O__COUNT] = {
 	"name", "priority", "sid", "rev", "classtype", "threshold",
 	"interval", "cooldown", "msg_type", "qos", "retcode", "topics",
-	"client_id", "username", "protocol_version", "payload_size",
+	"filter", "client_id", "username", "protocol_version", "payload_size",
 	"keepalive", "anomaly", "flags",
 };
 
@@ -2245,7 +2047,7 @@ out:
 
 static int reindex(struct ruleset *rs, int errors, FILE *errs)
 {
-	if (index_build(rs)) {
+	if (rules_index_build(rs)) {
 		if (errs)
 			fprintf(errs, "error: out of memory indexing rules\n");
 		return errors < 0 ? errors : errors + 1;

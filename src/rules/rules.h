@@ -104,6 +104,8 @@ struct rule {
 	bool has_retcode;
 	char **topics;      /* MQTT topic filters */
 	uint32_t n_topics;
+	char **filters;     /* globs on (UN)SUBSCRIBE filters as written */
+	uint32_t n_filters;
 	char **client_ids;  /* fnmatch globs; a leading '!' negates */
 	uint32_t n_client_ids;
 	char **usernames;
@@ -163,6 +165,13 @@ const struct rule *const *ruleset_candidates(const struct ruleset *rs,
  */
 bool rule_match(const struct rule *r, const struct det_event *ev,
 		bool *target_src);
+
+/*
+ * fnmatch(3) with flags 0 on the slice s[0..n) (client_id, username,
+ * filter and anomaly globs): '*', '?', [sets], [!sets], '\' escapes,
+ * byte by byte, in O(len(pat) * n).
+ */
+bool rule_glob_match(const char *pat, const char *s, size_t n);
 
 /*
  * The *.rules files of a directory (not starting with '.'), as malloc'd

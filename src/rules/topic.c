@@ -54,28 +54,37 @@ static bool lv_next(struct lv *c, size_t n)
  * levels ("a/#" matches "a"), '+' exactly one level (which may be empty).
  * §4.7.2: a filter starting with a wildcard does not match a topic name
  * starting with '$'. A '+' or '#' that is not a whole level is compared
- * as a literal byte (rule filters are validated when loaded).
+ * as a literal byte (rule filters are validated when loaded). One pass
+ * over both strings: this runs for every PUBLISH against topic rules.
  */
-bool topic_matches(const char *filter, const char *topic, size_t topic_len)
+bool topic_matches(const char *f, const char *t, size_t n)
 {
-	struct lv f = { filter, strlen(filter), 0 };
-	struct lv t = { topic, topic_len, 0 };
-	if (topic_len > 0 && topic[0] == '$' && is_wild(&f, lv_len(&f)))
+	size_t i = 0;
+	bool wild_first = (f[0] == '+' || f[0] == '#') &&
+			  (f[1] == '/' || f[1] == 0);
+	if (n > 0 && t[0] == '$' && wild_first)
 		return false;
 	for (;;) {
-		size_t fn = lv_len(&f), tn = lv_len(&t);
-		if (lv_is(&f, fn, '#') && f.i + 1 == f.len)
+		/* at the start of a level on both sides */
+		if (f[0] == '#' && f[1] == 0)
 			return true;
-		if (!lv_is(&f, fn, '+') &&
-		    (fn != tn || memcmp(f.p + f.i, t.p + t.i, fn) != 0))
-			return false;
-		bool fmore = lv_next(&f, fn), tmore = lv_next(&t, tn);
-		if (!fmore && !tmore)
-			return true;
-		if (!fmore)
-			return false;
-		if (!tmore) /* "a/#" matches "a": only a final "/#" is left */
-			return f.len - f.i == 1 && f.p[f.i] == '#';
+		if (f[0] == '+' && (f[1] == '/' || f[1] == 0)) {
+			while (i < n && t[i] != '/')
+				i++;
+			f++;
+		} else {
+			for (; *f && *f != '/'; f++, i++)
+				if (i >= n || t[i] != *f)
+					return false;
+			if (i < n && t[i] != '/')
+				return false;
+		}
+		if (!*f)
+			return i == n;
+		if (i == n) /* "a/#" matches "a": only a final "/#" is left */
+			return f[1] == '#' && f[2] == 0;
+		f++; /* both at a '/' */
+		i++;
 	}
 }
 

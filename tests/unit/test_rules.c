@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,6 +589,42 @@ static void test_topics(void **state)
 	ruleset_free(rs);
 }
 
+/* filter: globs on the subscription filters as written (rules/mqttids.rules
+ * 1000008 finds wildcard and $SYS subscriptions with it). */
+static void test_filter(void **state)
+{
+	(void)state;
+	struct ruleset *rs = one("mqtt !$ADMIN_HOSTS -> $SELF src; name: w; "
+				 "msg_type: subscribe; filter: #, +/#, $SYS, "
+				 "$SYS/*");
+	struct evt e;
+	assert_int_equal(ruleset_get(rs, 0)->match_types, 1u << MQTT_SUBSCRIBE);
+	ev_subscribe(&e, INSIDER, MQTT_SUBSCRIBE, "a/b", "#", 0);
+	assert_match_target(rs, &e, true);
+	ev_subscribe(&e, INSIDER, MQTT_SUBSCRIBE, "+/#", NULL, 0);
+	assert_true(match(rs, &e));
+	ev_subscribe(&e, INSIDER, MQTT_SUBSCRIBE, "$SYS/broker/clients/+", NULL, 0);
+	assert_true(match(rs, &e));
+	ev_subscribe(&e, INSIDER, MQTT_SUBSCRIBE, "$share/g/#", NULL, 0);
+	assert_true(match(rs, &e)); /* the filter a shared subscription names */
+	ev_subscribe(&e, INSIDER, MQTT_SUBSCRIBE, "a/#", "sensors/+", 0);
+	assert_false(match(rs, &e)); /* '#' is literal here, not a wildcard */
+	ev_subscribe(&e, INSIDER, MQTT_UNSUBSCRIBE, "#", NULL, 0);
+	assert_false(match(rs, &e));
+	ev_publish(&e, INSIDER, "#", 0, 1);
+	assert_false(match(rs, &e));
+	ruleset_free(rs);
+
+	rs = one("mqtt any -> any; name: n; filter: !sensors/*");
+	assert_int_equal(ruleset_get(rs, 0)->match_types,
+			 (1u << MQTT_SUBSCRIBE) | (1u << MQTT_UNSUBSCRIBE));
+	ev_subscribe(&e, INSIDER, MQTT_UNSUBSCRIBE, "sensors/x", NULL, 0);
+	assert_false(match(rs, &e));
+	ev_subscribe(&e, INSIDER, MQTT_UNSUBSCRIBE, "sensors/x", "other", 0);
+	assert_true(match(rs, &e));
+	ruleset_free(rs);
+}
+
 static void test_client_id_and_username(void **state)
 {
 	(void)state;
@@ -641,6 +678,45 @@ static void test_client_id_and_username(void **state)
 	e.m.username = sl("bx");
 	assert_false(match(rs, &e));
 	ruleset_free(rs);
+}
+
+/* The glob matcher agrees with fnmatch(3), flags 0, on every pair. */
+static void test_glob_vs_fnmatch(void **state)
+{
+	(void)state;
+	static const char *const pats[] = {
+		"", "*", "**", "?", "a", "a*", "*a", "a*b", "*a*", "a?c",
+		"[abc]", "[!abc]", "[^abc]", "[a-c]x", "[]a]", "[!]a]", "[a-]",
+		"[z-a]", "\\*", "a\\", "\\a", "[", "[a", "a[", "a[b",
+		"*-rogue", "plc-*", "ikea-*-?", "mqtt-explorer-*", "*[0-9]",
+		"*/*", "a*a*a*a*b", "[\\]]x", "[a\\-z]", "*?", "?*?",
+		"[*]", "[?]", "x]", "]", "x[a-", "[a-b", "[\\", "[a\\",
+		"[a-\\", "[!", "[^a", "[]", "[!]",
+	};
+	static const char *const strs[] = {
+		"", "a", "b", "ab", "abc", "acb", "aab", "aaaaaaab", "aaaaaaaa",
+		"*", "?", "[", "]", "a[b", "-", "x", "1", "a1", "z", "ax",
+		"cx", "dx", "bx", "]x", "\\", "a\\", "\\a", "plc-7",
+		"esp-rogue", "ikea-lamp-1", "ikea-lamp-12", "a/b", "-x", "q]",
+		"mqtt-explorer-ddf55658", "x[a-", "[a-b", "[!", "[]", "[!]",
+		"[^a",
+	};
+	for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
+		for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
+			bool want = fnmatch(pats[i], strs[k], 0) == 0;
+			bool got = rule_glob_match(pats[i], strs[k],
+						   strlen(strs[k]));
+			if (want != got)
+				fail_msg("glob '%s' on '%s': %d, fnmatch %d",
+					 pats[i], strs[k], got, want);
+		}
+	}
+	/* many stars against a long string stay linear per position */
+	char big[4001];
+	memset(big, 'a', 4000);
+	big[4000] = 0;
+	assert_false(rule_glob_match("*a*a*a*a*a*a*a*a*a*a*b", big, 4000));
+	assert_true(rule_glob_match("*a*a*a*a*a*a*a*a*a*a*", big, 4000));
 }
 
 static void test_protocol_version(void **state)
@@ -1141,6 +1217,9 @@ static void test_messages(void **state)
 	ASSERT_ERROR("mqtt any -> any; name: x; payload_size: >10gb",
 		     "t.rules:1:41: error: expected a size comparison like "
 		     "'>1024' or '>=64kb', got '>10gb'\n");
+	ASSERT_ERROR("tcp any -> any; name: x; filter: #",
+		     "t.rules:1:26: error: option 'filter' is only for mqtt "
+		     "rules\n");
 	ASSERT_ERROR("mqtt any -> any; name: x; topics: a, , b",
 		     "t.rules:1:38: error: expected a topic filter, got ','\n");
 
@@ -1179,55 +1258,60 @@ static const char index_rules[] =
 	"mqtt any -> any; name: empty-level; topics: /x\n"
 	"tcp any -> any; name: tcp\n"
 	"tcp any -> any; name: tcp-anomaly; anomaly: *\n"
-	"mqtt any -> any; name: mqtt-anomaly; anomaly: x\n";
+	"mqtt any -> any; name: mqtt-anomaly; anomaly: x\n"
+	"mqtt any -> any; name: deep; topics: home/+/kitchen/set, home/garage/door\n"
+	"mqtt any -> any; name: level2; topics: home/garage/#\n";
+
+/* The names of the candidates for a PUBLISH on topic, in order. */
+static void assert_publish_candidates(const struct ruleset *rs,
+				      const char *topic, const char *want)
+{
+	struct evt e;
+	size_t n;
+	char got[256] = "";
+	ev_publish(&e, OUTSIDER, topic, 0, 1);
+	const struct rule *const *c = ruleset_candidates(rs, &e.ev, &n);
+	for (size_t i = 0; i < n; i++) {
+		strcat(got, i ? " " : "");
+		strcat(got, c[i]->name);
+	}
+	if (strcmp(got, want))
+		fail_msg("PUBLISH %s: candidates '%s', want '%s'", topic, got,
+			 want);
+}
 
 static void test_candidates(void **state)
 {
 	(void)state;
-	struct ruleset *rs = one_vars(NULL, "tcp any -> any; name: x");
-	ruleset_free(rs);
-	rs = load(index_rules, NULL, NULL);
-	assert_int_equal(ruleset_count(rs), 12);
+	struct ruleset *rs = load(index_rules, NULL, NULL);
+	assert_int_equal(ruleset_count(rs), 14);
 	struct evt e;
 	size_t n;
 	const struct rule *const *c;
 
-	ev_publish(&e, OUTSIDER, "sensors/x", 0, 1);
-	c = ruleset_candidates(rs, &e.ev, &n);
-	assert_int_equal(n, 4);
-	assert_string_equal(c[0]->name, "sensors"); /* rule order */
-	assert_string_equal(c[1]->name, "generic");
-	assert_string_equal(c[2]->name, "wild");
-	assert_string_equal(c[3]->name, "two");
-
-	ev_publish(&e, OUTSIDER, "zigbee2mqtt", 0, 1);
-	c = ruleset_candidates(rs, &e.ev, &n);
-	assert_int_equal(n, 4);
-	assert_true(has(c, n, "zigbee") && has(c, n, "generic") &&
-		    has(c, n, "wild") && has(c, n, "two"));
-	assert_false(has(c, n, "sensors"));
-
-	ev_publish(&e, OUTSIDER, "other/level", 0, 1);
-	c = ruleset_candidates(rs, &e.ev, &n);
-	assert_int_equal(n, 2);
-	assert_true(has(c, n, "generic") && has(c, n, "wild"));
-
-	ev_publish(&e, OUTSIDER, "$SYS/broker", 0, 1);
-	c = ruleset_candidates(rs, &e.ev, &n);
-	assert_int_equal(n, 3);
-	assert_true(has(c, n, "sys"));
-
-	ev_publish(&e, OUTSIDER, "/x", 0, 1);
-	c = ruleset_candidates(rs, &e.ev, &n);
-	assert_true(has(c, n, "empty-level"));
-	assert_int_equal(n, 3);
-	ev_publish(&e, OUTSIDER, "", 0, 1); /* alias only */
-	c = ruleset_candidates(rs, &e.ev, &n);
-	assert_int_equal(n, 3);
+	/* by topic level; rule order kept */
+	assert_publish_candidates(rs, "sensors/x", "sensors generic wild");
+	assert_publish_candidates(rs, "sensors/a", "sensors generic wild two");
+	assert_publish_candidates(rs, "sensors/a/b", "sensors generic wild");
+	assert_publish_candidates(rs, "sensors", "sensors generic wild");
+	assert_publish_candidates(rs, "zigbee2mqtt", "zigbee generic wild");
+	assert_publish_candidates(rs, "zigbee2mqtt/b", "zigbee generic wild two");
+	assert_publish_candidates(rs, "other/level", "generic wild");
+	assert_publish_candidates(rs, "$SYS/broker", "generic wild sys");
+	assert_publish_candidates(rs, "/x", "generic wild empty-level");
+	assert_publish_candidates(rs, "", "generic wild"); /* alias only */
+	assert_publish_candidates(rs, "home/garage/door",
+				  "generic wild deep level2");
+	assert_publish_candidates(rs, "home/garage", "generic wild level2");
+	assert_publish_candidates(rs, "home/cellar/kitchen/set",
+				  "generic wild deep");
+	assert_publish_candidates(rs, "home/garage/kitchen/set",
+				  "generic wild deep level2");
+	assert_publish_candidates(rs, "home", "generic wild");
 
 	ev_subscribe(&e, OUTSIDER, MQTT_SUBSCRIBE, "#", NULL, 0);
 	c = ruleset_candidates(rs, &e.ev, &n);
-	assert_int_equal(n, 7); /* all but sensors, ka and the non-mqtt ones */
+	assert_int_equal(n, 9); /* all mqtt ones but sensors and ka */
 	assert_false(has(c, n, "sensors"));
 	assert_false(has(c, n, "ka"));
 
@@ -1235,7 +1319,7 @@ static void test_candidates(void **state)
 	c = ruleset_candidates(rs, &e.ev, &n);
 	assert_true(has(c, n, "ka"));
 	assert_false(has(c, n, "sub"));
-	assert_int_equal(n, 7);
+	assert_int_equal(n, 9);
 
 	ev_mqtt(&e, MQTT_PINGREQ, false, OUTSIDER);
 	c = ruleset_candidates(rs, &e.ev, &n);
@@ -1255,6 +1339,8 @@ static void test_candidates(void **state)
 	/* every matching rule is a candidate */
 	static const char *const topics[] = {
 		"sensors/y", "zigbee2mqtt/b", "a/x", "$SYS/x", "/x", "sensors",
+		"home/a/kitchen/set", "home/garage/door", "home/garage",
+		"sensors/a", "sensors/c/d", "", "/", "home//kitchen/set",
 	};
 	for (size_t t = 0; t < sizeof(topics) / sizeof(topics[0]); t++) {
 		ev_publish(&e, OUTSIDER, topics[t], 0, 1);
@@ -1276,6 +1362,51 @@ static void test_candidates(void **state)
 	assert_int_equal(n, 0);
 	assert_non_null(c);
 	ruleset_free(rs);
+}
+
+/* The candidates of a PUBLISH on topic among ng generic rules and nk
+ * rules on "tI/x/y": how many, and whether k7 and k8 are among them. */
+static size_t bounded_case(size_t ng, size_t nk, const char *topic,
+			   bool *k7, bool *k8)
+{
+	char *text = malloc((ng + nk) * 80), *p = text;
+	assert_non_null(text);
+	for (size_t i = 0; i < ng; i++)
+		p += sprintf(p, "mqtt any -> any; name: g%zu; sid: %zu\n", i,
+			     i + 1);
+	for (size_t i = 0; i < nk; i++)
+		p += sprintf(p, "mqtt any -> any; name: k%zu; topics: t%zu/x/y;"
+			     " sid: %zu\n", i, i, ng + i + 1);
+	int e;
+	struct ruleset *rs = load(text, &e, NULL);
+	assert_int_equal(e, 0);
+	struct evt ev;
+	size_t n;
+	ev_publish(&ev, OUTSIDER, topic, 0, 1);
+	const struct rule *const *c = ruleset_candidates(rs, &ev.ev, &n);
+	*k7 = has(c, n, "k7");
+	*k8 = has(c, n, "k8");
+	ruleset_free(rs);
+	free(text);
+	return n;
+}
+
+/* Generic rules sit in every list: when that would pass 4 M entries the
+ * tree is built shallower, then not at all; candidates stay right. */
+static void test_candidates_bounded(void **state)
+{
+	(void)state;
+	bool k7, k8;
+	assert_int_equal(bounded_case(10, 3000, "t7/x/y", &k7, &k8), 11);
+	assert_true(k7 && !k8);
+	assert_int_equal(bounded_case(10, 3000, "t7/q", &k7, &k8), 10);
+	assert_false(k7);
+	/* 600 x 9001 nodes x 2 is too much: one level deep */
+	assert_int_equal(bounded_case(600, 3000, "t7/x/y", &k7, &k8), 601);
+	assert_true(k7 && !k8);
+	/* 3000 generic rules x 3001 first levels x 2: no topic index */
+	assert_int_equal(bounded_case(3000, 3000, "t7/x/y", &k7, &k8), 6000);
+	assert_true(k7 && k8);
 }
 
 /* Rules loaded by a later call join the index. */
@@ -1573,7 +1704,9 @@ int main(void)
 		cmocka_unit_test(test_msg_type_and_qos),
 		cmocka_unit_test(test_retcode),
 		cmocka_unit_test(test_topics),
+		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_client_id_and_username),
+		cmocka_unit_test(test_glob_vs_fnmatch),
 		cmocka_unit_test(test_protocol_version),
 		cmocka_unit_test(test_payload_size_and_keepalive),
 		cmocka_unit_test(test_anomaly),
@@ -1587,6 +1720,7 @@ int main(void)
 		cmocka_unit_test(test_broken_file),
 		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_candidates),
+		cmocka_unit_test(test_candidates_bounded),
 		cmocka_unit_test(test_candidates_two_loads),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_rule_count_limit),

@@ -1,0 +1,57 @@
+/*
+ * rules_int.h - internals shared by rule_parse.c (loading) and
+ * rule_match.c (the candidate index and matching): the rule set itself.
+ * Not for use outside src/rules/.
+ */
+#ifndef MQTTIDS_RULES_INT_H
+#define MQTTIDS_RULES_INT_H
+
+#include "rules/rules.h"
+
+/* Rules in load order (candidate lists keep it). */
+struct rlist {
+	const struct rule **v;
+	size_t n, cap;
+};
+
+/*
+ * A node of the PUBLISH topic index: a literal topic prefix (its last
+ * level is lvl, its parent the prefix one level shorter). end holds the
+ * rules that may match a topic of exactly this prefix, more the rules
+ * that may match a longer topic whose next level is no child node.
+ * Node 0 is the root: end holds the rules for a topic whose first level
+ * is no node (no topics, or a filter starting with a wildcard).
+ */
+struct tnode {
+	uint32_t parent;
+	uint32_t depth;
+	uint32_t first_child, next_sibling; /* 0: none */
+	const char *lvl; /* into a rule's filter */
+	size_t len;
+	struct rlist end, more;
+};
+
+struct ruleset {
+	struct rule_vars vars;
+	struct rule **rules;
+	size_t n, cap;
+	char **files; /* names the rules point to */
+	size_t n_files;
+	bool full_reported;
+	/* sid -> index + 1, open addressing (duplicate warnings) */
+	uint32_t *sid_keys, *sid_vals;
+	size_t sid_cap, sid_n;
+	/* candidate index, rebuilt after each load (rule_match.c) */
+	struct rlist tcp, anomaly, mqtt[16];
+	struct tnode *nodes;  /* NULL: no topic index, mqtt[PUBLISH] it is */
+	uint32_t n_nodes;
+	uint32_t *child;      /* (parent, level) -> node, open addressing */
+	uint32_t child_cap;   /* power of two */
+};
+
+int rlist_push(struct rlist *l, const struct rule *r);
+/* (Re)builds the candidate index; -1 when out of memory. */
+int rules_index_build(struct ruleset *rs);
+void rules_index_free(struct ruleset *rs);
+
+#endif

@@ -10,7 +10,8 @@ command -v mosquitto >/dev/null || { echo "mosquitto not installed"; exit 77; }
 [[ $(id -u) -eq 0 ]] || { echo "the demo's capture needs root"; exit 77; }
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-before=$(ls -d /tmp/mqttids-demo.* 2>/dev/null | wc -l)
+count_tmp() { local n=0 d; for d in /tmp/mqttids-demo.*; do [[ -e $d ]] && n=$((n + 1)); done; echo "$n"; }
+before=$(count_tmp)
 rc=0
 "$MQTTIDS" demo > "$W/out" 2> "$W/err" || rc=$?
 sed -n '/==== mqttids demo/,$p' "$W/out"
@@ -22,12 +23,12 @@ for k in discovery brute-force unauth-subscribe unauth-publish flood-flock malfo
 	connect-flood big-will spoof no-key syn-flood bad-hmac replay slowite takeover slow-ping; do
 	grep -Eq "^ +[0-9.]+  $k " "$W/out" || { echo "FAIL: $k not in the summary"; exit 1; }
 done
-after=$(ls -d /tmp/mqttids-demo.* 2>/dev/null | wc -l)
+after=$(count_tmp)
 [[ $after -le $before ]] || { echo "FAIL: the demo left its temporary directory"; exit 1; }
-if ls /run/netns 2>/dev/null | grep -q '^mqtb'; then
-	for n in $(ls /run/netns | grep '^mqtb'); do
-		pid=${n#mqtb}; pid=${pid%%-*}
-		kill -0 "$pid" 2>/dev/null || { echo "FAIL: namespace $n left behind"; exit 1; }
-	done
-fi
+for n in /run/netns/mqtb*; do
+	[[ -e $n ]] || continue
+	n=${n##*/}
+	pid=${n#mqtb}; pid=${pid%%-*}
+	kill -0 "$pid" 2>/dev/null || { echo "FAIL: namespace $n left behind"; exit 1; }
+done
 echo "demo_e2e: mqttids demo detected every attack"

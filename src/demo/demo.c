@@ -810,7 +810,7 @@ static void demo_summary(struct demo_data *D, const char *mode, double duration,
 				alo = 0, ahi = INFINITY;
 			if (!demo_range(ct ? ct : ca, L->j, &tlo, &thi))
 				tlo = 0, thi = INFINITY;
-			char det[16], delay[24], alerts[40], tot[64], want_a[64], want_t[64];
+			char det[16], delay[24], alerts[96], tot[128], want_a[48], want_t[48];
 			demo_fmt_range(want_a, sizeof(want_a), alo, ahi);
 			demo_fmt_range(want_t, sizeof(want_t), tlo, thi);
 			if (owned) {

@@ -459,10 +459,13 @@ static int run(const char *cmd, int argc, char **argv)
 	engine_print_stats(e, stderr);
 	const struct detect_stats *ds = engine_detect_stats(e);
 	if (ds)
-		fprintf(stderr, "mqttids: %llu alerts, %llu updates, %llu rule matches\n",
+		fprintf(stderr, "mqttids: %llu alerts, %llu updates, %llu rule matches "
+			"(%llu events, %llu rule checks)\n",
 			(unsigned long long)ds->alerts,
 			(unsigned long long)ds->updates,
-			(unsigned long long)ds->matches);
+			(unsigned long long)ds->matches,
+			(unsigned long long)ds->events,
+			(unsigned long long)ds->rule_checks);
 done:
 	engine_free(e);
 	if (ro.db) {

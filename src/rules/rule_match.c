@@ -784,9 +784,39 @@ static int index_topics(struct ruleset *rs)
 	return 0;
 }
 
+/*
+ * Whether rule r's flags option can pass for a segment whose low six flag
+ * bits are f. A mask with ECE/CWR bits depends on bits the index does not
+ * see: such a rule goes into every list and rule_match decides.
+ */
+static bool tcp_flags_may_pass(const struct rule *r, unsigned f)
+{
+	if (!r->has_flags || (r->flags_mask & 0xc0))
+		return true;
+	unsigned m = f & r->flags_mask;
+	return r->flags_any ? m != 0 : m == r->flags_value;
+}
+
+static int index_tcp_flags(struct ruleset *rs)
+{
+	if (rs->tcp.n == 0 || rs->tcp.n > RULES_TCPF_MAX)
+		return 0;
+	for (unsigned f = 0; f < 64; f++)
+		for (size_t i = 0; i < rs->tcp.n; i++)
+			if (tcp_flags_may_pass(rs->tcp.v[i], f) &&
+			    rlist_push(&rs->tcpf[f], rs->tcp.v[i]))
+				return -1;
+	rs->tcpf_on = true;
+	return 0;
+}
+
 void rules_index_free(struct ruleset *rs)
 {
 	free(rs->tcp.v);
+	for (int i = 0; i < 64; i++)
+		free(rs->tcpf[i].v);
+	memset(rs->tcpf, 0, sizeof(rs->tcpf));
+	rs->tcpf_on = false;
 	free(rs->anomaly.v);
 	for (int i = 0; i < 16; i++)
 		free(rs->mqtt[i].v);
@@ -814,6 +844,8 @@ int rules_index_build(struct ruleset *rs)
 					return -1;
 		}
 	}
+	if (index_tcp_flags(rs))
+		return -1;
 	return index_topics(rs);
 }
 
@@ -847,7 +879,7 @@ const struct rule *const *ruleset_candidates(const struct ruleset *rs,
 		return none;
 	switch (ev->kind) {
 	case DET_TCP:
-		l = &rs->tcp;
+		l = rs->tcpf_on ? &rs->tcpf[ev->tcp_flags & 0x3f] : &rs->tcp;
 		break;
 	case DET_ANOMALY:
 		l = &rs->anomaly;

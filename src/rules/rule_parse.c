@@ -1637,7 +1637,7 @@ static int parse_options(struct pctx *P, size_t i, size_t *seen)
 			goto out;
 		}
 		struct val v;
-		size_t end;
+		size_t end = 0;
 		if (read_value(P, scratch, c + 1, d->name, &v, &end) ||
 		    d->parse(P, P->r, &v))
 			goto out;
@@ -1884,7 +1884,7 @@ static void parse_rule(struct loader *L, unsigned line)
 {
 	struct pctx P;
 	size_t seen[O__COUNT] = { 0 };
-	size_t pos;
+	size_t pos = 0;
 	memset(&P, 0, sizeof(P));
 	P.L = L;
 	P.s = L->buf;
@@ -2117,7 +2117,9 @@ int rules_dir_list(const char *dir, char ***paths)
 			free(p);
 			goto fail;
 		}
-		snprintf(p, pl, "%s/%s", dir, de->d_name);
+		size_t dl = strlen(dir);
+		snprintf(p, pl, "%s%s%s", dir,
+			 dl && dir[dl - 1] == '/' ? "" : "/", de->d_name);
 		struct stat st;
 		if (stat(p, &st) || !S_ISREG(st.st_mode)) {
 			free(p);

@@ -43,11 +43,21 @@ struct ruleset {
 	size_t sid_cap, sid_n;
 	/* candidate index, rebuilt after each load (rule_match.c) */
 	struct rlist tcp, anomaly, mqtt[16];
+	/*
+	 * tcp rules by the segment's FIN..URG bits (tcp_flags & 0x3f): the
+	 * rules whose flags option can pass with those bits. Most rules
+	 * count SYNs, and most segments are ACKs. Off (tcp used alone) above
+	 * RULES_TCPF_MAX tcp rules, where 64 lists would cost too much.
+	 */
+	struct rlist tcpf[64];
+	bool tcpf_on;
 	struct tnode *nodes;  /* NULL: no topic index, mqtt[PUBLISH] it is */
 	uint32_t n_nodes;
 	uint32_t *child;      /* (parent, level) -> node, open addressing */
 	uint32_t child_cap;   /* power of two */
 };
+
+#define RULES_TCPF_MAX 4096
 
 int rlist_push(struct rlist *l, const struct rule *r);
 /* (Re)builds the candidate index; -1 when out of memory. */

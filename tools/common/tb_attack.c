@@ -297,8 +297,11 @@ int tb_attack_parse(int argc, char **argv, struct tb_attack_opts *o, FILE *err)
 				argv[0], o->device);
 			return -1;
 		}
-		snprintf(o->topic, sizeof(o->topic), "%s%s", topic,
-			 o->kind == TB_BIG_WILL ? "/status" : "");
+		if (snprintf(o->topic, sizeof(o->topic), "%s%s", topic,
+			     o->kind == TB_BIG_WILL ? "/status" : "") >= (int)sizeof(o->topic)) {
+			fprintf(err, "%s: the topic of %s is too long\n", argv[0], o->device);
+			return -1;
+		}
 	}
 	return 0;
 }

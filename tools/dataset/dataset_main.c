@@ -97,10 +97,12 @@ static int run(char *const argv[], const char *log)
 /* The sibling tool: BIN_DIR/name, or BIN_DIR/../<sub>/name in a build tree. */
 static void tool(char *out, size_t cap, const char *sub, const char *name)
 {
-	snprintf(out, cap, "%s/%s", bin_dir, name);
-	if (access(out, X_OK) == 0)
+	/* A path that does not fit stays cut; running it then fails clearly. */
+	if (snprintf(out, cap, "%s/%s", bin_dir, name) < (int)cap &&
+	    access(out, X_OK) == 0)
 		return;
-	snprintf(out, cap, "%s/../%s/%s", bin_dir, sub, name);
+	if (snprintf(out, cap, "%s/../%s/%s", bin_dir, sub, name) >= (int)cap)
+		out[cap - 1] = 0;
 }
 
 static int mkdirs(const char *path)

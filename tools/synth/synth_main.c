@@ -728,8 +728,13 @@ static int prepare_events(struct sim *s)
 		}
 		struct tb_label *l = new_label(s, e->kind == TB_EV_TAMPER ? "tamper" : "silence");
 		snprintf(l->attacker, sizeof(l->attacker), "physical");
-		snprintf(l->device, sizeof(l->device), "%s", c->id);
-		snprintf(l->topic, sizeof(l->topic), "%s", c->topic);
+		/* memcpy: GCC's -Wrestrict cannot tell these strings apart. */
+		size_t n = strnlen(c->id, sizeof(l->device) - 1);
+		memcpy(l->device, c->id, n);
+		l->device[n] = 0;
+		n = strnlen(c->topic, sizeof(l->topic) - 1);
+		memcpy(l->topic, c->topic, n);
+		l->topic[n] = 0;
 		l->start_us = (uint64_t)(t0 * 1e6);
 		l->end_us = (uint64_t)(t1 * 1e6);
 		if (e->kind == TB_EV_TAMPER) {

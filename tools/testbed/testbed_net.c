@@ -113,6 +113,13 @@ const char *tbr_host_ns(const struct tbr *r, int h, char *out, size_t cap)
 	return out;
 }
 
+/* Host h's namespace name, whatever the mode (setup and teardown are netns only). */
+static const char *ns_of(const struct tbr *r, unsigned h, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s%s", r->prefix, r->hosts[h].sfx);
+	return out;
+}
+
 void tbr_net_sweep(struct tbr *r)
 {
 	DIR *d = opendir("/run/netns");
@@ -203,7 +210,7 @@ int tbr_net_setup(struct tbr *r)
 	struct batch b = { 0 };
 	bprintf(&b, "netns add %s\n", sw);
 	for (unsigned h = 0; h < r->n_hosts; h++)
-		bprintf(&b, "netns add %s\n", tbr_host_ns(r, (int)h, ns, sizeof(ns)));
+		bprintf(&b, "netns add %s\n", ns_of(r, h, ns, sizeof(ns)));
 	r->ns_up = true;
 	if (ip_batch(r, NULL, &b, false, false) != 0)
 		goto fail;
@@ -262,7 +269,7 @@ void tbr_net_teardown(struct tbr *r)
 	char ns[64];
 	struct batch b = { 0 };
 	for (unsigned h = 0; h < r->n_hosts; h++)
-		bprintf(&b, "netns del %s\n", tbr_host_ns(r, (int)h, ns, sizeof(ns)));
+		bprintf(&b, "netns del %s\n", ns_of(r, h, ns, sizeof(ns)));
 	bprintf(&b, "netns del %ssw\n", r->prefix);
 	/* -force: a namespace that was never made is no reason to keep the others. */
 	ip_batch(r, NULL, &b, true, true);

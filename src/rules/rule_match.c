@@ -131,17 +131,15 @@ static inline bool header_match(const struct rule *r,
 
 /* ---- globs ---- */
 
-enum { BR_LITERAL = 0, BR_OK = 1, BR_INVALID = -1 };
-
 /*
  * A bracket expression after its '[' (fnmatch(3): "!" or "^" negates, a
- * ']' first is literal, a-z ranges, backslash escapes). Returns BR_OK
- * and sets *hit and *after; BR_LITERAL when it is not closed (the '[' is
- * then an ordinary byte); BR_INVALID when it ends in a backslash or an
- * open range, which glibc's fnmatch takes as matching nothing.
+ * ']' first is literal, a-z ranges, backslash escapes). Returns whether
+ * it is closed, and then sets *hit and *after. An unclosed '[' is an
+ * ordinary byte (glibc's fnmatch, whose handling of unclosed brackets
+ * depends on what precedes the end, mostly agrees).
  */
-static int bracket(const char *p, unsigned char c, bool *hit,
-		   const char **after)
+static bool bracket(const char *p, unsigned char c, bool *hit,
+		    const char **after)
 {
 	bool neg = *p == '!' || *p == '^', in = false;
 	if (neg)
@@ -149,23 +147,21 @@ static int bracket(const char *p, unsigned char c, bool *hit,
 	const char *first = p;
 	while (*p && (*p != ']' || p == first)) {
 		if (*p == '\\' && !*++p)
-			return BR_INVALID;
+			return false;
 		unsigned char lo = (unsigned char)*p++, hi = lo;
-		if (p[0] == '-' && p[1] != ']') {
+		if (p[0] == '-' && p[1] && p[1] != ']') {
 			p++;
-			if (*p == '\\')
-				p++;
-			if (!*p)
-				return BR_INVALID;
+			if (*p == '\\' && !*++p)
+				return false;
 			hi = (unsigned char)*p++;
 		}
 		in |= c >= lo && c <= hi;
 	}
 	if (*p != ']')
-		return BR_LITERAL;
+		return false;
 	*hit = in != neg;
 	*after = p + 1;
-	return BR_OK;
+	return true;
 }
 
 /*
@@ -203,10 +199,7 @@ bool rule_glob_match(const char *pat, const char *s, size_t n)
 			ok = true;
 			np = p + 1;
 		} else if (*p == '[') {
-			int br = bracket(p + 1, c, &ok, &np);
-			if (br == BR_INVALID)
-				return false;
-			if (br == BR_LITERAL) {
+			if (!bracket(p + 1, c, &ok, &np)) {
 				ok = c == '[';
 				np = p + 1;
 			}

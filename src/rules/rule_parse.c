@@ -92,10 +92,9 @@ int rlist_push(struct rlist *l, const struct rule *r)
 	return 0;
 }
 
+/* Frees what r owns (not r: rules live in chunks or on the stack). */
 static void rule_free(struct rule *r)
 {
-	if (!r)
-		return;
 	free(r->name);
 	free(r->classtype);
 	free(r->raw);
@@ -120,7 +119,23 @@ static void rule_free(struct rule *r)
 	for (uint32_t i = 0; i < r->n_anomalies; i++)
 		free(r->anomalies[i]);
 	free(r->anomalies);
-	free(r);
+}
+
+/* A slot for one more rule: chunks grow from 16 to 1024 rules. */
+static struct rule *rule_slot(struct ruleset *rs)
+{
+	struct rule_chunk *c = rs->chunks;
+	if (!c || c->used == c->cap) {
+		uint32_t cap = c ? (c->cap < 1024 ? c->cap * 2 : 1024) : 16;
+		struct rule_chunk *nc =
+			calloc(1, sizeof(*nc) + cap * sizeof(struct rule));
+		if (!nc)
+			return NULL;
+		nc->cap = cap;
+		nc->next = c;
+		rs->chunks = c = nc;
+	}
+	return &c->r[c->used++];
 }
 
 struct ruleset *ruleset_new(const struct rule_vars *vars)
@@ -143,6 +158,11 @@ void ruleset_free(struct ruleset *rs)
 	for (size_t i = 0; i < rs->n; i++)
 		rule_free(rs->rules[i]);
 	free(rs->rules);
+	while (rs->chunks) {
+		struct rule_chunk *next = rs->chunks->next;
+		free(rs->chunks);
+		rs->chunks = next;
+	}
 	for (size_t i = 0; i < rs->n_files; i++)
 		free(rs->files[i]);
 	free(rs->files);
@@ -1872,10 +1892,12 @@ static int add_rule(struct pctx *P)
 		rs->rules = nv;
 		rs->cap = nc;
 	}
-	if (!first && sid_insert(rs, r->sid, (uint32_t)rs->n + 1))
+	struct rule *slot = rule_slot(rs); /* unused (zero) if what follows fails */
+	if (!slot || (!first && sid_insert(rs, r->sid, (uint32_t)rs->n + 1)))
 		return oom(P);
-	rs->rules[rs->n++] = r;
-	P->r = NULL;
+	*slot = *r; /* the slot owns what r pointed to now */
+	memset(r, 0, sizeof(*r));
+	rs->rules[rs->n++] = slot;
 	return 0;
 }
 
@@ -1883,9 +1905,11 @@ static int add_rule(struct pctx *P)
 static void parse_rule(struct loader *L, unsigned line)
 {
 	struct pctx P;
+	struct rule r;
 	size_t seen[O__COUNT] = { 0 };
 	size_t pos = 0;
 	memset(&P, 0, sizeof(P));
+	memset(&r, 0, sizeof(r));
 	P.L = L;
 	P.s = L->buf;
 	P.n = L->len;
@@ -1901,10 +1925,7 @@ static void parse_rule(struct loader *L, unsigned line)
 		P.failed = true;
 		goto out;
 	}
-	if (!(P.r = calloc(1, sizeof(*P.r)))) {
-		oom(&P);
-		goto out;
-	}
+	P.r = &r;
 	P.r->file = (char *)L->name;
 	P.r->line = line;
 	if (check_text(&P) || parse_header(&P, &pos) ||
@@ -1914,7 +1935,7 @@ static void parse_rule(struct loader *L, unsigned line)
 out:
 	if (P.failed)
 		L->errors++;
-	rule_free(P.r);
+	rule_free(&r);
 }
 
 /* ---- reading lines ---- */

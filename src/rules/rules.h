@@ -74,57 +74,57 @@ struct rule_num {
 	uint64_t v;
 };
 
+/*
+ * A compiled rule. The fields rule_match reads for every candidate come
+ * first, so that a rule it rejects costs one or two cache lines: with a
+ * thousand rules most candidates of a PUBLISH are rejected, and the
+ * fields in declaration order (identity first) spread over six.
+ */
 struct rule {
+	/* what every match looks at */
+	enum rule_proto proto;
+	uint16_t match_types; /* MQTT types msg_type and the options allow */
+	uint16_t msg_types; /* 1u << MQTT_* ; 0: any */
+	uint8_t qos_mask;   /* 1u << qos (0..3); 0: any */
+	uint8_t version_mask; /* 1u << protocol version (3, 4, 5); 0: any */
+	bool has_retcode;
+	uint8_t retcodes_v3; /* 3.1/3.1.1 CONNACK codes 0..5 named in retcode */
+	uint8_t flags_mask, flags_value; /* (tcp_flags & mask) == value */
+	bool has_flags;
+	bool flags_any;     /* flags '*': (tcp_flags & mask) != 0 instead */
+	bool bidir;         /* <> */
+	bool target_dst;    /* target keyword: dst (else src) */
+	uint32_t n_topics, n_filters, n_client_ids, n_usernames, n_anomalies;
+	struct rule_num payload_size; /* PUBLISH payload, CONNECT will payload */
+	struct rule_num keepalive;    /* CONNECT keepalive */
+
+	/* header */
+	struct rule_ports sport, dport;
+	struct rule_addr src, dst;
+
+	/* MQTT options; an absent option matches everything */
+	char **topics;      /* MQTT topic filters */
+	char **filters;     /* globs on (UN)SUBSCRIBE filters as written */
+	char **client_ids;  /* fnmatch globs; a leading '!' negates */
+	char **usernames;
+	char **anomalies;   /* anomaly event names (DET_ANOMALY); globs */
+	uint64_t retcodes[4]; /* bitmap over 0..255 */
+
 	/* identity */
 	uint32_t sid, rev;
 	char *name;         /* classification in alerts */
 	char *classtype;    /* Suricata category; NULL: derived from name */
 	uint8_t priority;   /* 0 Informational .. 4 Critical */
+	bool sid_auto;      /* no sid option: FNV-1a of raw | 0x80000000 */
 	char *raw;          /* the rule as written, whitespace collapsed */
 	char *file;         /* where it came from */
 	unsigned line;
-
-	/* header */
-	enum rule_proto proto;
-	struct rule_addr src, dst;
-	struct rule_ports sport, dport;
-	bool bidir;         /* <> */
-	bool target_dst;    /* target keyword: dst (else src) */
 
 	/* thresholds (seconds); threshold 1 alerts on every match */
 	uint32_t threshold;
 	uint32_t interval;
 	uint32_t cooldown;  /* default: interval (cooldown_set false) */
 	bool cooldown_set;
-
-	/* MQTT options; an absent option matches everything */
-	uint16_t msg_types; /* 1u << MQTT_* ; 0: any */
-	uint8_t qos_mask;   /* 1u << qos (0..3); 0: any */
-	uint64_t retcodes[4]; /* bitmap over 0..255 */
-	bool has_retcode;
-	char **topics;      /* MQTT topic filters */
-	uint32_t n_topics;
-	char **filters;     /* globs on (UN)SUBSCRIBE filters as written */
-	uint32_t n_filters;
-	char **client_ids;  /* fnmatch globs; a leading '!' negates */
-	uint32_t n_client_ids;
-	char **usernames;
-	uint32_t n_usernames;
-	uint8_t version_mask; /* 1u << protocol version (3, 4, 5); 0: any */
-	struct rule_num payload_size; /* PUBLISH payload, CONNECT will payload */
-	struct rule_num keepalive;    /* CONNECT keepalive */
-	char **anomalies;   /* anomaly event names (DET_ANOMALY); globs */
-	uint32_t n_anomalies;
-
-	/* tcp options */
-	uint8_t flags_mask, flags_value; /* (tcp_flags & mask) == value */
-	bool has_flags;
-	bool flags_any;     /* flags '*': (tcp_flags & mask) != 0 instead */
-
-	/* derived when loaded */
-	bool sid_auto;      /* no sid option: FNV-1a of raw | 0x80000000 */
-	uint8_t retcodes_v3; /* 3.1/3.1.1 CONNACK codes 0..5 named in retcode */
-	uint16_t match_types; /* MQTT types msg_type and the options allow */
 };
 
 /*
@@ -153,7 +153,10 @@ const struct rule *ruleset_get(const struct ruleset *rs, size_t i);
 
 /*
  * The rules that may match an event of this kind; for DET_MQTT, of this
- * MQTT packet type. *n is set to their number.
+ * MQTT packet type (and for PUBLISH, of this topic's literal levels), for
+ * DET_TCP of these flags; in rule order. *n is set to their number. The
+ * array and the rules belong to rs and stay valid until it is freed (a
+ * later load rebuilds the array; rules never move).
  */
 const struct rule *const *ruleset_candidates(const struct ruleset *rs,
 					      const struct det_event *ev,

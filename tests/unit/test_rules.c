@@ -680,7 +680,33 @@ static void test_client_id_and_username(void **state)
 	ruleset_free(rs);
 }
 
-/* The glob matcher agrees with fnmatch(3), flags 0, on every pair. */
+/* Whether every '[' of a glob opens a closed bracket expression (glibc
+ * treats unclosed ones in ways of its own; ours are ordinary bytes). */
+static bool brackets_closed(const char *p)
+{
+	for (; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			continue;
+		}
+		if (*p != '[')
+			continue;
+		const char *q = p + 1;
+		if (*q == '!' || *q == '^')
+			q++;
+		if (*q == ']')
+			q++;
+		while (*q && *q != ']')
+			q += (*q == '\\' && q[1]) ? 2 : 1;
+		if (!*q)
+			return false;
+		p = q;
+	}
+	return true;
+}
+
+/* The glob matcher agrees with fnmatch(3), flags 0, on every pair (with
+ * closed brackets); an unclosed '[' is an ordinary byte. */
 static void test_glob_vs_fnmatch(void **state)
 {
 	(void)state;
@@ -702,6 +728,8 @@ static void test_glob_vs_fnmatch(void **state)
 		"[^a",
 	};
 	for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
+		if (!brackets_closed(pats[i]))
+			continue;
 		for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
 			bool want = fnmatch(pats[i], strs[k], 0) == 0;
 			bool got = rule_glob_match(pats[i], strs[k],
@@ -711,6 +739,12 @@ static void test_glob_vs_fnmatch(void **state)
 					 pats[i], strs[k], got, want);
 		}
 	}
+	/* unclosed brackets */
+	assert_true(rule_glob_match("x[a-", "x[a-", 4));
+	assert_true(rule_glob_match("[[-", "[[-", 3));
+	assert_true(rule_glob_match("[a", "[a", 2));
+	assert_false(rule_glob_match("[a", "a", 1));
+	assert_false(rule_glob_match("[\\", "[", 1)); /* then a lone '\\' */
 	/* many stars against a long string stay linear per position */
 	char big[4001];
 	memset(big, 'a', 4000);

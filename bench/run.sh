@@ -77,7 +77,8 @@ make -s -C "$BENCH" >/dev/null
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null ||
 	COMMIT="$COMMIT + uncommitted src changes (diff $(git -C "$ROOT" diff HEAD -- src | sha1sum | cut -c1-8))"
-[[ -n ${BENCH_MQTTIDS:-} ]] && COMMIT="$COMMIT, binary $BENCH_MQTTIDS (BENCH_MQTTIDS; not built by run.sh)"
+# BENCH_MQTTIDS: the working tree says nothing about that binary; BENCH_LABEL names its source.
+[[ -n ${BENCH_MQTTIDS:-} ]] && COMMIT="${BENCH_LABEL:-(source not given: BENCH_LABEL)}, binary $BENCH_MQTTIDS (BENCH_MQTTIDS; not built by run.sh)"
 
 # --- capture and slice --------------------------------------------------------------------
 if [[ ! -f $CAP ]]; then
@@ -209,7 +210,7 @@ if ((HAVE_READ)) && [[ ${BENCH_LATENCY:-1} != 0 ]]; then
 			echo "run.sh: WARNING: floor run $r failed" >&2
 		echo "run.sh: live alert latency, run $r of $LAT_RUNS ($LAT_COUNT publishes at $LAT_RATE/s)" >&2
 		if ! timeout -k 5 $((LAT_COUNT / ${LAT_RATE%.*} + 120)) python3 "$BENCH/latency.py" --mqttids "$MQTTIDS" \
-			--count "$LAT_COUNT" --rate "$LAT_RATE" --json "$OUTDIR/latency-$r.json" >&2; then
+			--count "$LAT_COUNT" --rate "$LAT_RATE" --json "$OUTDIR/latency-mqttids-$r.json" >&2; then
 			echo "run.sh: WARNING: latency run $r did not get every alert (see above)" >&2
 		fi
 		[[ -s $OUTDIR/latency-mqttids-$r.json ]] && LAT_OK=1

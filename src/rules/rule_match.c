@@ -5,7 +5,8 @@
  * (topics, client ids, usernames, anomaly names). Nothing is allocated:
  * the detector calls this for every candidate rule of every packet.
  * Also the candidate index that keeps that number small: rules by event
- * kind and MQTT type, and PUBLISH rules in a tree of literal topic levels.
+ * kind and MQTT type, TCP rules by flags, and PUBLISH rules in a tree of
+ * literal topic levels.
  */
 #include "rules/rules.h"
 

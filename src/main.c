@@ -239,7 +239,6 @@ struct run_out {
 	bool color;
 	struct timefmt tf;
 	struct store *db;
-	struct jw line;     /* the store's copy of each EVE alert record */
 	bool live;
 	uint64_t last_alert_us;
 };
@@ -253,13 +252,10 @@ static void out_alert(void *ud, const struct alert *a)
 			fflush(o->console);
 	}
 	if (o->db) {
-		alert_eve_write(&o->line, &o->tf, a);
-		size_t n = o->line.len;
-		if (n && o->line.buf[n - 1] == '\n')
-			n--;
+		size_t n;
+		const char *eve = engine_alert_eve(o->e, &n);
 		uint64_t now = o->live ? wall_now_us() : a->ts_us;
-		store_put(o->db, a, o->line.oom ? "" : o->line.buf,
-			  o->line.oom ? 0 : n, now);
+		store_put(o->db, a, eve, n, now);
 	}
 	o->last_alert_us = a->ts_us;
 }
@@ -377,7 +373,6 @@ static int run(const char *cmd, int argc, char **argv)
 	memset(&ro, 0, sizeof(ro));
 	ro.live = live;
 	timefmt_init(&ro.tf);
-	jw_init(&ro.line);
 	/* decode: EVE to stdout unless -o; read/live: only to --eve/-o or the config's file. */
 	const char *eve_path = c.output ? c.output : detect ? (ids->eve_path[0] ? ids->eve_path : NULL) : "-";
 	FILE *out = stdout;
@@ -473,7 +468,6 @@ done:
 		store_close(ro.db);
 	}
 	ruleset_free(rs);
-	jw_deinit(&ro.line);
 	out = ro.eve ? ro.eve : out;
 	if (fflush(out) != 0 || (out != stdout && fclose(out) != 0)) {
 		perror(eve_path ? eve_path : "stdout");

@@ -29,6 +29,8 @@ struct engine {
 	const struct ruleset *rs;
 	struct alert_sink extra;
 	struct jw aline;      /* alert records: may be raised mid-record */
+	const struct alert *cur_alert; /* during engine_alert */
+	bool aline_ok;        /* aline holds cur_alert's record */
 	bool flush_alerts;
 	uint64_t pcap_cnt;
 	uint64_t now_us;
@@ -165,17 +167,25 @@ static void event_addrs(struct engine *e, struct det_event *ev, bool toclient)
 		ev->server = toclient ? DET_SERVER_SRC : DET_SERVER_DST;
 }
 
+/* An event of the current packet and flow (MQTT messages and anomalies). */
+static void event_init(struct engine *e, struct det_event *ev,
+		       enum det_kind kind, const struct mqtt_state *st,
+		       bool toclient)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = kind;
+	ev->ts_us = e->cur_ts;
+	ev->pcap_cnt = e->cur_cnt;
+	event_addrs(e, ev, toclient);
+	ev->st = st;
+}
+
 static void detect_anomaly(struct engine *e, const struct mqtt_state *st,
 			   bool toclient, const char *layer, const char *event,
 			   const char *detail)
 {
 	struct det_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = DET_ANOMALY;
-	ev.ts_us = e->cur_ts;
-	ev.pcap_cnt = e->cur_cnt;
-	event_addrs(e, &ev, toclient);
-	ev.st = st;
+	event_init(e, &ev, DET_ANOMALY, st, toclient);
 	ev.anomaly = event;
 	ev.layer = layer;
 	ev.detail = detail;
@@ -187,12 +197,7 @@ static void sink_msg(void *ud, const struct mqtt_state *st, bool toclient,
 {
 	struct engine *e = ud;
 	struct det_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = DET_MQTT;
-	ev.ts_us = e->cur_ts;
-	ev.pcap_cnt = e->cur_cnt;
-	event_addrs(e, &ev, toclient);
-	ev.st = st;
+	event_init(e, &ev, DET_MQTT, st, toclient);
 	ev.msg = m;
 	detect_event(e->det, &ev);
 }
@@ -231,12 +236,19 @@ static void detect_tcp(struct engine *e, const struct pkt *p, struct flow *f,
 	detect_event(e->det, &ev);
 }
 
-/* Alerts from the detector: the EVE record first, then the other outputs. */
+/*
+ * Alerts from the detector: the EVE record first, then the other outputs.
+ * The record is formatted at most once per alert: for the EVE stream, or
+ * when the store asks for it (engine_alert_eve).
+ */
 static void engine_alert(void *ud, const struct alert *a)
 {
 	struct engine *e = ud;
+	e->cur_alert = a;
+	e->aline_ok = false;
 	if (e->cfg.ids.eve_alert) {
 		alert_eve_write(&e->aline, &e->tf, a);
+		e->aline_ok = true;
 		if (!e->aline.oom) {
 			fwrite(e->aline.buf, 1, e->aline.len, e->out);
 			e->st.records++;
@@ -246,6 +258,23 @@ static void engine_alert(void *ud, const struct alert *a)
 	}
 	if (e->extra.emit)
 		e->extra.emit(e->extra.ud, a);
+	e->cur_alert = NULL;
+}
+
+const char *engine_alert_eve(struct engine *e, size_t *len)
+{
+	*len = 0;
+	if (!e->cur_alert)
+		return "";
+	if (!e->aline_ok) {
+		alert_eve_write(&e->aline, &e->tf, e->cur_alert);
+		e->aline_ok = true;
+	}
+	size_t n = e->aline.oom ? 0 : e->aline.len;
+	if (n && e->aline.buf[n - 1] == '\n')
+		n--;
+	*len = n;
+	return n ? e->aline.buf : "";
 }
 
 int engine_enable_detect(struct engine *e, const struct ruleset *rs,

@@ -81,6 +81,12 @@ uint64_t engine_packets(const struct engine *e);
  */
 int engine_enable_detect(struct engine *e, const struct ruleset *rs,
 			 struct alert_sink extra, bool flush);
+/*
+ * During the extra sink's call: the alert's EVE record, without its
+ * newline, as written to the EVE stream (formatted here when that stream
+ * is off). "" with *len 0 outside that call.
+ */
+const char *engine_alert_eve(struct engine *e, size_t *len);
 /* Detection counters, or NULL when detection is off. */
 const struct detect_stats *engine_detect_stats(const struct engine *e);
 /* Replaces the EVE stream (after a SIGHUP reopen); the old one is not closed. */

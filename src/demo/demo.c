@@ -30,50 +30,13 @@
 #include <cjson/cJSON.h>
 
 #include "rules/rules.h"
+#include "util/file.h"
 
 #define DEMO_PATH 4096
 #define DEMO_MAX_LABELS 256
 #define DEMO_MAX_ENTRIES 16
 
 /* ------------------------------------------------------------------ files */
-
-/* A whole file into a malloc'd NUL-terminated buffer (at most max bytes), or NULL. */
-static char *demo_slurp(const char *path, size_t max, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (n + 1 == cap) {
-			if (cap >= max) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		size_t k = fread(buf + n, 1, cap - 1 - n, f);
-		if (k == 0)
-			break;
-		n += k;
-	}
-	fclose(f);
-	if (buf) {
-		buf[n] = 0;
-		if (len)
-			*len = n;
-	}
-	return buf;
-}
 
 static bool demo_executable(const char *p)
 {
@@ -514,7 +477,7 @@ static double demo_num(const cJSON *o, const char *k, double dflt)
 
 static int demo_load_labels(struct demo_data *D, const char *path)
 {
-	char *text = demo_slurp(path, 64u << 20, NULL);
+	char *text = file_read_all(path, 64u << 20, NULL);
 	if (!text)
 		return -1;
 	char *save = NULL;
@@ -1013,7 +976,7 @@ int demo_main(int argc, char **argv)
 	}
 	struct demo_data D;
 	memset(&D, 0, sizeof(D));
-	char *etext = demo_slurp(exp_path, 4u << 20, NULL);
+	char *etext = file_read_all(exp_path, 4u << 20, NULL);
 	D.exp = etext ? cJSON_Parse(etext) : NULL;
 	free(etext);
 	if (!D.exp || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(D.exp, "kinds"))) {
@@ -1094,7 +1057,7 @@ summary:;
 	int rc = 1;
 	char path[DEMO_PATH + 32];
 	snprintf(path, sizeof(path), "%s/run.json", dir);
-	char *rtext = demo_slurp(path, 16u << 20, NULL);
+	char *rtext = file_read_all(path, 16u << 20, NULL);
 	cJSON *run = rtext ? cJSON_Parse(rtext) : NULL;
 	free(rtext);
 	snprintf(path, sizeof(path), "%s/labels.jsonl", dir);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/file.h"
 #include "util/jw.h"
 
 int tbr_path(const struct tbr *r, const char *name, char *out, size_t cap)
@@ -56,47 +57,6 @@ static int write_file(const struct tbr *r, const char *name, const char *text, s
 		return -1;
 	}
 	return 0;
-}
-
-/* Reads a whole file (at most max bytes) into a malloc'd, NUL-terminated buffer. */
-static char *read_all(const char *path, size_t max, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (n + 1 >= cap) {
-			if (cap > max) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		size_t k = fread(buf + n, 1, cap - 1 - n, f);
-		n += k;
-		if (k == 0)
-			break;
-	}
-	if (buf && ferror(f)) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf) {
-		buf[n] = 0;
-		*len = n;
-	}
-	return buf;
 }
 
 static int random_bytes(uint8_t *p, size_t n)
@@ -257,9 +217,9 @@ int tbr_files_clean(struct tbr *r)
 int tbr_files_write(struct tbr *r)
 {
 	size_t n = 0;
-	char *sc = read_all(r->scenario_path, 1u << 20, &n);
+	char *sc = file_read_all(r->scenario_path, 1u << 20, &n);
 	if (!sc) {
-		tbr_err("%s: cannot read", r->scenario_path);
+		tbr_err("%s: cannot read: %s", r->scenario_path, strerror(errno));
 		return -1;
 	}
 	int rc = write_file(r, "scenario", sc, n, 0644);
@@ -304,9 +264,9 @@ int tbr_labels_sort(struct tbr *r)
 	    tbr_path(r, "labels.jsonl.tmp", tmp, sizeof(tmp)))
 		return -1;
 	size_t n = 0;
-	char *text = read_all(path, 256u << 20, &n);
+	char *text = file_read_all(path, 256u << 20, &n);
 	if (!text) {
-		tbr_err("%s: cannot read", path);
+		tbr_err("%s: cannot read: %s", path, strerror(errno));
 		return -1;
 	}
 	size_t cap = 16, count = 0;

@@ -29,6 +29,7 @@
 #include "mqtt/mqtt_session.h"
 #include "mqtt/mqtt_types.h"
 #include "rules/rules.h"
+#include "../tests/unit/glob_oracle.h"
 
 #define MAX_TOPIC_EVENTS 16
 
@@ -256,31 +257,6 @@ static void run_events(const struct ruleset *rs)
 			check_event(rs, &f.ev);
 		}
 	}
-}
-
-/* Whether every '[' opens a closed bracket expression (glibc's handling
- * of unclosed ones depends on what precedes the end; ours are bytes). */
-static bool brackets_closed(const char *p)
-{
-	for (; *p; p++) {
-		if (*p == '\\' && p[1]) {
-			p++;
-			continue;
-		}
-		if (*p != '[')
-			continue;
-		const char *q = p + 1;
-		if (*q == '!' || *q == '^')
-			q++;
-		if (*q == ']')
-			q++;
-		while (*q && *q != ']')
-			q += (*q == '\\' && q[1]) ? 2 : 1;
-		if (!*q)
-			return false;
-		p = q;
-	}
-	return true;
 }
 
 static void check_glob(const char *pat, const char *s)

@@ -11,17 +11,7 @@
 #include <string.h>
 
 #include "util/jw.h"
-
-/* The writer's text as a NUL-terminated string (owned by the caller). */
-static char *jw_text(const struct jw *w)
-{
-	assert_false(w->oom);
-	char *s = malloc(w->len + 1);
-	assert_non_null(s);
-	memcpy(s, w->buf, w->len);
-	s[w->len] = 0;
-	return s;
-}
+#include "jw_text.h"
 
 /* Compares without allocating, so a failure leaks nothing. */
 static void assert_jw_equal(const struct jw *w, const char *want)

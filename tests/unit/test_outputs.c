@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jw_text.h"
 #include "output/outputs.h"
 
 /* Seed 004 Fig. 16, raised at 2022-09-05T15:30:06.250113+08:00. */
@@ -57,16 +58,6 @@ static struct alert fig16_alert(void)
 }
 
 /* ---- helpers ---- */
-
-static char *jw_text(const struct jw *w)
-{
-	assert_false(w->oom);
-	char *s = malloc(w->len + 1);
-	assert_non_null(s);
-	memcpy(s, w->buf, w->len);
-	s[w->len] = 0;
-	return s;
-}
 
 /* The EVE line of a, checked to be one newline-terminated line, parsed. */
 static cJSON *eve_of(const struct alert *a, char **line_out)

@@ -18,6 +18,7 @@
 #include "mqtt/mqtt_types.h"
 #include "net/pkt_decode.h"
 #include "rules/rules.h"
+#include "glob_oracle.h"
 
 #ifndef TEST_DATA_DIR
 #error "TEST_DATA_DIR must name tests/unit/data"
@@ -678,31 +679,6 @@ static void test_client_id_and_username(void **state)
 	e.m.username = sl("bx");
 	assert_false(match(rs, &e));
 	ruleset_free(rs);
-}
-
-/* Whether every '[' of a glob opens a closed bracket expression (glibc
- * treats unclosed ones in ways of its own; ours are ordinary bytes). */
-static bool brackets_closed(const char *p)
-{
-	for (; *p; p++) {
-		if (*p == '\\' && p[1]) {
-			p++;
-			continue;
-		}
-		if (*p != '[')
-			continue;
-		const char *q = p + 1;
-		if (*q == '!' || *q == '^')
-			q++;
-		if (*q == ']')
-			q++;
-		while (*q && *q != ']')
-			q += (*q == '\\' && q[1]) ? 2 : 1;
-		if (!*q)
-			return false;
-		p = q;
-	}
-	return true;
 }
 
 /* The glob matcher agrees with fnmatch(3), flags 0, on every pair (with

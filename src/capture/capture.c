@@ -105,11 +105,18 @@ int capture_live(const struct live_opts *o, struct engine *e, char *err,
 		snprintf(err, errsz, "%s: %s", o->iface, ebuf);
 		return -1;
 	}
-	pcap_set_snaplen(p, o->snaplen > 0 ? o->snaplen : 262144);
+	/*
+	 * In immediate mode every packet takes a whole ring frame sized from
+	 * the snap length, so the default is the largest IP packet plus link
+	 * headers, not 256 KiB: the 64 MiB ring then holds about a thousand
+	 * packets instead of 64, and a burst (a flood, a SYN scan) no longer
+	 * overflows it while detection runs.
+	 */
+	pcap_set_snaplen(p, o->snaplen > 0 ? o->snaplen : 65535 + 64);
 	pcap_set_promisc(p, 1);
 	pcap_set_timeout(p, 100);
 	pcap_set_immediate_mode(p, 1);
-	pcap_set_buffer_size(p, 16 * 1024 * 1024);
+	pcap_set_buffer_size(p, 64 * 1024 * 1024);
 	int a = pcap_activate(p);
 	if (a < 0) {
 		snprintf(err, errsz, "%s: cannot capture: %s", o->iface,
@@ -178,8 +185,16 @@ int capture_live(const struct live_opts *o, struct engine *e, char *err,
 		}
 		uint64_t now = wall_us();
 		if (now - last_tick >= 1000000u) {
-			/* Live mode adds a clock tick to event time (GUIDE §1). */
-			engine_tick(e, now);
+			/*
+			 * Live mode adds a clock tick to event time (GUIDE §1),
+			 * but only when the capture is drained: while packets
+			 * wait in the buffer, wall time is ahead of theirs, and
+			 * a tick would end timeouts and cooldowns before the
+			 * packets that still fall inside them (read would count
+			 * those; live must agree). Packets move time on then.
+			 */
+			if (r == 0)
+				engine_tick(e, now);
 			if (o->tick)
 				o->tick(o->ud, now);
 			last_tick = now;
@@ -187,6 +202,11 @@ int capture_live(const struct live_opts *o, struct engine *e, char *err,
 		if (o->duration_s && now - start >= (uint64_t)o->duration_s * 1000000u)
 			break;
 	}
+	struct pcap_stat ps;
+	if (pcap_stats(p, &ps) == 0)
+		fprintf(stderr, "mqttids: capture on %s: %u packets received, "
+			"%u dropped by the kernel, %u by the interface\n",
+			o->iface, ps.ps_recv, ps.ps_drop, ps.ps_ifdrop);
 	rc = 0;
 out:
 	if (dump)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine/config.h"
+#include "sensor/sensor.h"
 #include "fuzz_util.h"
 
 static void check_cfg(const struct engine_cfg *c)
@@ -45,6 +46,29 @@ static void check_size(const char *s)
 		   v == digits * 1024u * 1024u * 1024u);
 }
 
+static void ignore_report(void *ud, const struct sensor_report *r)
+{
+	(void)ud;
+	(void)r;
+}
+
+/*
+ * The detectors section reaches every data detector's configuration
+ * parser: starting them must never crash, whatever the tree holds (a
+ * refusal, -1 from sensors_new, is a valid answer to a bad policy).
+ */
+static void check_detectors(const struct engine_cfg *cfg)
+{
+	static FILE *devnull;
+	if (!devnull)
+		devnull = fopen("/dev/null", "w");
+	if (!cfg->ids.detectors || !devnull)
+		return;
+	struct sensors *sn = sensors_new(cfg->ids.detectors, ignore_report, NULL,
+					 false, devnull);
+	sensors_free(sn);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct engine_cfg cfg;
@@ -58,6 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc)
 			FUZZ_CHECK(err[0] != 0);
 		check_cfg(&cfg);
+		check_detectors(&cfg);
+		config_deinit(&cfg);
 	}
 
 	char *s = malloc(size + 1);
@@ -75,6 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(r == 0 || r == -1 || r == -2);
 		FUZZ_CHECK((r == 0) == (why == NULL));
 		check_cfg(&cfg);
+		check_detectors(&cfg);
+		config_deinit(&cfg);
 	}
 	free(s);
 	return 0;

@@ -19,6 +19,7 @@
 #include "demo/demo.h"
 #include "engine/config.h"
 #include "engine/engine.h"
+#include "sensor/sensor.h"
 
 #define MQTTIDS_VERSION "0.1.0"
 
@@ -42,6 +43,10 @@ static void usage(FILE *fp)
 	      "      --no-console           no alert lines on stdout\n"
 	      "      --color                colour the alert lines by priority\n"
 	      "      --alerts-only          EVE gets alert records only\n"
+	      "      --state FILE           keep what the data detectors learned (baselines, inventory,\n"
+	      "                             intervals) in FILE across runs (detectors.state.file)\n"
+	      "      --no-detectors         rules only: no telemetry, integrity, authorisation,\n"
+	      "                             inventory or inactivity detection (docs/sensors.md)\n"
 	      "\n"
 	      "options (all):\n"
 	      "  -o, --output FILE          write EVE lines to FILE (decode: default stdout)\n"
@@ -87,6 +92,8 @@ enum {
 	OPT_NOCONSOLE,
 	OPT_COLOR,
 	OPT_ALERTSONLY,
+	OPT_STATE,
+	OPT_NODETECTORS,
 };
 
 static const struct option long_opts[] = {
@@ -111,6 +118,8 @@ static const struct option long_opts[] = {
 	{ "no-console", no_argument, NULL, OPT_NOCONSOLE },
 	{ "color", no_argument, NULL, OPT_COLOR },
 	{ "alerts-only", no_argument, NULL, OPT_ALERTSONLY },
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "no-detectors", no_argument, NULL, OPT_NODETECTORS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -173,6 +182,11 @@ static int parse_args(struct cli *c, int argc, char **argv)
 		case OPT_ALERTSONLY:
 			c->cfg.ids.eve_mqtt = c->cfg.ids.eve_anomaly = false;
 			break;
+		case OPT_STATE:
+			if (set_opt(c, "detectors.state.file", optarg))
+				return -1;
+			break;
+		case OPT_NODETECTORS: c->cfg.ids.detectors_off = true; break;
 		case 'c': break;
 		case OPT_PASSWORDS: c->cfg.mqtt.log_passwords = true; break;
 		case OPT_STRLIMIT:
@@ -348,21 +362,28 @@ static uint64_t random_seed(void)
 	return v | 1;
 }
 
+/* An early exit of run: what the configuration allocated is freed. */
+static int run_fail(struct cli *c)
+{
+	config_deinit(&c->cfg);
+	return 1;
+}
+
 static int run(const char *cmd, int argc, char **argv)
 {
 	struct cli c;
 	memset(&c, 0, sizeof(c));
 	if (parse_args(&c, argc, argv))
-		return 1;
+		return run_fail(&c);
 	bool live = !strcmp(cmd, "live");
 	bool detect = live || !strcmp(cmd, "read");
 	if (live && !c.live.iface) {
 		fprintf(stderr, "mqttids: live needs -i IFACE\n");
-		return 1;
+		return run_fail(&c);
 	}
 	if (!live && optind >= argc) {
 		fprintf(stderr, "mqttids: %s needs at least one capture file\n", cmd);
-		return 1;
+		return run_fail(&c);
 	}
 	struct ids_cfg *ids = &c.cfg.ids;
 	/* Offline uuids are a hash of the alert: a re-read gives the same ones. */
@@ -381,7 +402,7 @@ static int run(const char *cmd, int argc, char **argv)
 		out = fopen(eve_path, live ? "a" : "w");
 		if (!out) {
 			perror(eve_path);
-			return 1;
+			return run_fail(&c);
 		}
 	}
 	if (!eve_path)
@@ -395,7 +416,7 @@ static int run(const char *cmd, int argc, char **argv)
 	struct engine *e = engine_new(&c.cfg, out);
 	if (!e) {
 		fprintf(stderr, "mqttids: out of memory setting up the engine\n");
-		return 1;
+		return run_fail(&c);
 	}
 	ro.e = e;
 	struct ruleset *rs = NULL;
@@ -405,7 +426,7 @@ static int run(const char *cmd, int argc, char **argv)
 		if (!rs) {
 			fprintf(stderr, "mqttids: out of memory loading rules\n");
 			engine_free(e);
-			return 1;
+			return run_fail(&c);
 		}
 		if (ids->console)
 			ro.console = out == stdout && eve_path ? stderr : stdout;
@@ -420,12 +441,17 @@ static int run(const char *cmd, int argc, char **argv)
 			}
 		}
 		struct alert_sink extra = { out_alert, &ro };
-		if (engine_enable_detect(e, rs, extra, live) != 0) {
-			fprintf(stderr, "mqttids: out of memory setting up detection\n");
+		int er = engine_enable_detect(e, rs, extra, live);
+		if (er != 0) {
+			fprintf(stderr, er == -2 ? "mqttids: the data detectors could not start; fix the configuration or use --no-detectors\n"
+						 : "mqttids: out of memory setting up detection\n");
 			rc = 1;
 			goto done;
 		}
 		fprintf(stderr, "mqttids: %zu rules loaded\n", ruleset_count(rs));
+		struct sensors *sn = engine_sensors(e);
+		if (sn && sensors_state_path(sn))
+			sensors_load_state(sn, sensors_state_path(sn));
 	}
 	char err[512];
 	if (live) {
@@ -449,18 +475,22 @@ static int run(const char *cmd, int argc, char **argv)
 		}
 	}
 	engine_finish(e);
+	if (engine_sensors(e) && sensors_state_path(engine_sensors(e)) &&
+	    sensors_save_state(engine_sensors(e), sensors_state_path(engine_sensors(e))) != 0)
+		rc = 1;
 	if (c.stats)
 		engine_write_eve_stats(e);
 	engine_print_stats(e, stderr);
 	const struct detect_stats *ds = engine_detect_stats(e);
 	if (ds)
 		fprintf(stderr, "mqttids: %llu alerts, %llu updates, %llu rule matches "
-			"(%llu events, %llu rule checks)\n",
+			"(%llu events, %llu rule checks), %llu detector findings\n",
 			(unsigned long long)ds->alerts,
 			(unsigned long long)ds->updates,
 			(unsigned long long)ds->matches,
 			(unsigned long long)ds->events,
-			(unsigned long long)ds->rule_checks);
+			(unsigned long long)ds->rule_checks,
+			(unsigned long long)engine_sensor_reports(e));
 done:
 	engine_free(e);
 	if (ro.db) {
@@ -475,6 +505,7 @@ done:
 	}
 	if (ro.console)
 		fflush(ro.console);
+	config_deinit(&c.cfg);
 	return rc;
 }
 
@@ -516,6 +547,7 @@ static int rules_cmd(int argc, char **argv)
 	rc = rules_check(&cfg->ids.vars, n, paths, verbose, stdout, stderr);
 out:
 	free(paths);
+	config_deinit(cfg);
 	free(cfg);
 	return rc;
 }

@@ -23,6 +23,7 @@
 #include "mqtt/mqtt_session.h"
 #include "mqtt/mqtt_types.h"
 #include "net/flow_table.h"
+#include "sensor/sensor.h"
 
 /* Metadata caps per alert (docs/detection.md). */
 #define META_STR_MAX 256     /* bytes of one client id, user, password, topic */
@@ -31,6 +32,8 @@
 #define META_MAX_PASSWORDS 16
 #define META_MAX_TOPICS 32   /* keys per topic map */
 #define META_ARENA 8192      /* bytes of strings per aggregate */
+#define META_DETECTOR 2048   /* bytes of a data detector's metadata.detector */
+#define META_DETAIL 256      /* bytes of its one-line detail */
 #define CID_MAX 256          /* bytes of a client id in the takeover table */
 
 #define ADDR_STR 46          /* INET6_ADDRSTRLEN */
@@ -57,6 +60,10 @@ struct agg {
 	struct alert_count topics[3][META_MAX_TOPICS];
 	uint32_t used;
 	char arena[META_ARENA];
+	/* The latest data-detector finding (src/sensor): "detector":{...}. */
+	uint32_t det_len;
+	char det[META_DETECTOR];
+	char detail[META_DETAIL];
 };
 
 /* detect.c's part of each tracker (thr_user). */
@@ -257,6 +264,8 @@ static void agg_clear(struct agg *a)
 	a->n_ids = a->n_users = a->n_pass = 0;
 	a->n_topics[0] = a->n_topics[1] = a->n_topics[2] = 0;
 	a->used = 0;
+	a->det_len = 0;
+	a->detail[0] = 0;
 }
 
 static void idle_unlink(struct detect *d, struct agg *a)
@@ -428,9 +437,68 @@ static void meta_add_topic(struct detect *d, struct agg *a, int map,
  * itself, else from the session), the password of a CONNECT when
  * configured, and the topics of PUBLISH, SUBSCRIBE and UNSUBSCRIBE.
  */
+/*
+ * A data detector's finding replaces the previous one of this alert: the
+ * latest is what an update should show. It becomes the member
+ * "detector":{"layer":..,"event":..,"detail":..,<the detector's members>}
+ * of the alert's metadata; one that does not fit is left out (truncated).
+ */
+/* Appends text to buf[0..cap) at *o; false (nothing written) when it does not fit. */
+static bool det_put(char *buf, size_t cap, size_t *o, const char *s, size_t n)
+{
+	if (n + 1 > cap - *o)
+		return false;
+	memcpy(buf + *o, s, n);
+	*o += n;
+	return true;
+}
+
+/* Appends s as a JSON string; false when it does not fit whole. */
+static bool det_put_str(char *buf, size_t cap, size_t *o, const char *s)
+{
+	char tmp[META_DETAIL * 6 + 8];
+	size_t len = strlen(s);
+	if (len > META_DETAIL)
+		len = META_DETAIL;
+	size_t n = sensor_json_str(tmp, sizeof(tmp), s, len);
+	return det_put(buf, cap, o, tmp, n);
+}
+
+static void meta_add_detector(struct detect *d, struct agg *a,
+			      const struct det_event *ev)
+{
+	char *buf = a->det;
+	size_t cap = sizeof(a->det), o = 0;
+	const char *detail = ev->detail ? ev->detail : "";
+	bool ok = det_put(buf, cap, &o, "\"detector\":{\"layer\":", 20) &&
+		  det_put_str(buf, cap, &o, ev->layer ? ev->layer : "") &&
+		  det_put(buf, cap, &o, ",\"event\":", 9) &&
+		  det_put_str(buf, cap, &o, ev->anomaly ? ev->anomaly : "");
+	if (ok && *detail)
+		ok = det_put(buf, cap, &o, ",\"detail\":", 10) &&
+		     det_put_str(buf, cap, &o, detail);
+	if (ok && ev->meta_len) {
+		size_t keep = o;
+		if (!det_put(buf, cap, &o, ",", 1) ||
+		    !det_put(buf, cap, &o, ev->meta, ev->meta_len)) {
+			o = keep; /* the detector's members do not fit: the rest stays */
+			meta_drop(d, a);
+		}
+	}
+	if (!ok || !det_put(buf, cap, &o, "}", 1)) {
+		a->det_len = 0;
+		meta_drop(d, a);
+		return;
+	}
+	a->det_len = (uint32_t)o;
+	snprintf(a->detail, sizeof(a->detail), "%s", detail);
+}
+
 static void meta_add(struct detect *d, struct agg *a, const struct det_event *ev)
 {
 	const struct mqtt_msg *m = ev->msg;
+	if (ev->kind == DET_ANOMALY && ev->meta)
+		meta_add_detector(d, a, ev);
 	const struct mqtt_state *st = ev->st;
 	if (!st && ev->flow)
 		st = ev->flow->mqtt; /* TCP segments of an MQTT connection */
@@ -499,6 +567,11 @@ static void alert_meta(struct alert *al, const struct agg *a, bool lost)
 	al->unsubscribe = (struct alert_counts){ a->topics[TOPICS_UNSUB],
 						 a->n_topics[TOPICS_UNSUB] };
 	al->metadata_truncated = lost || a->truncated;
+	if (a->det_len) {
+		al->extra_json = a->det;
+		al->extra_len = a->det_len;
+		al->detail = a->detail[0] ? a->detail : NULL;
+	}
 }
 
 /* A new alert from the event that reached the threshold. */
@@ -614,7 +687,7 @@ static void on_match(struct detect *d, const struct rule *r,
 	}
 
 	struct agg *a;
-	if (!ev->msg && !ev->st && !(ev->flow && ev->flow->mqtt)) {
+	if (!ev->msg && !ev->st && !(ev->flow && ev->flow->mqtt) && !ev->meta) {
 		/* Nothing to add (a SYN, a decoder event): no slot is taken, so
 		 * a flood of such events does not churn the slots. */
 		a = k->agg;

@@ -8,6 +8,7 @@
 #define MQTTIDS_EVENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct flow;
@@ -49,6 +50,13 @@ struct det_event {
 	const char *anomaly;
 	const char *layer;
 	const char *detail;   /* may be NULL */
+	/* DET_ANOMALY from a data detector (src/sensor): its layer's metadata,
+	 * JSON members without braces, for the alert's metadata.detector. */
+	const char *meta;
+	size_t meta_len;
+	/* The MAC address of the connection's client end, NULL when the
+	 * capture has none (raw IP, cooked, loopback). */
+	const uint8_t *cli_mac;
 };
 
 #endif

@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "sensor/sensor_cfg.h"
+
 int config_parse_size(const char *s, uint64_t *out)
 {
 	if (!s)
@@ -163,10 +165,32 @@ static int set_port(struct engine_cfg *c, const char *val, const char **why)
 	return 0;
 }
 
+/* detectors.KEY...: the data detectors' tree (src/sensor, docs/sensors.md). */
+static int set_detector_key(struct engine_cfg *c, const char *key,
+			    const char *val, const char **why)
+{
+	if (!c->ids.detectors) {
+		c->ids.detectors = cJSON_CreateObject();
+		if (!c->ids.detectors) {
+			*why = "memory";
+			return -2;
+		}
+	}
+	char where[300];
+	snprintf(where, sizeof(where), "--set %.280s", key);
+	if (scfg_set_path(c->ids.detectors, key + 10, val, where) != 0) {
+		*why = "a detectors.SECTION.KEY path through mappings (docs/sensors.md)";
+		return -1;
+	}
+	return 0;
+}
+
 int config_set(struct engine_cfg *c, const char *key, const char *val,
 	       const char **why)
 {
 	*why = NULL;
+	if (!strncmp(key, "detectors.", 10))
+		return set_detector_key(c, key, val, why);
 	if (!strcmp(key, "mqtt.ports"))
 		return set_port(c, val, why);
 	if (!strcmp(key, "rules.files"))
@@ -244,6 +268,61 @@ struct walk_ctx {
 #define WALK_MAX_WARNINGS 20
 
 /* Walks a mapping node, building dotted keys into path. */
+/*
+ * The detectors section keeps its shape (lists of objects), so it becomes
+ * a cJSON tree with every scalar as a string and each node's FILE:LINE:COL
+ * remembered for messages. Returns NULL when the walk's bounds are hit.
+ */
+static cJSON *yaml_to_json(yaml_document_t *doc, yaml_node_t *node,
+			   struct walk_ctx *wc, unsigned depth)
+{
+	if (depth > WALK_MAX_DEPTH || ++wc->nodes > WALK_MAX_NODES) {
+		if (!wc->reported)
+			fprintf(stderr, "%s:%zu:%zu: configuration nested too deeply or too large (aliases?); the rest is ignored\n",
+				wc->file, node->start_mark.line + 1, node->start_mark.column + 1);
+		wc->reported = true;
+		return NULL;
+	}
+	cJSON *j = NULL;
+	if (node->type == YAML_MAPPING_NODE) {
+		j = cJSON_CreateObject();
+		for (yaml_node_pair_t *pr = node->data.mapping.pairs.start;
+		     j && pr < node->data.mapping.pairs.top; pr++) {
+			yaml_node_t *k = yaml_document_get_node(doc, pr->key);
+			yaml_node_t *v = yaml_document_get_node(doc, pr->value);
+			if (!k || !v || k->type != YAML_SCALAR_NODE)
+				continue;
+			cJSON *cv = yaml_to_json(doc, v, wc, depth + 1);
+			if (!cv)
+				continue;
+			const char *kn = (const char *)k->data.scalar.value;
+			/* A repeated key: the last one wins, as in the flat keys. */
+			if (cJSON_GetObjectItemCaseSensitive(j, kn))
+				cJSON_ReplaceItemInObjectCaseSensitive(j, kn, cv);
+			else
+				cJSON_AddItemToObject(j, kn, cv);
+		}
+	} else if (node->type == YAML_SEQUENCE_NODE) {
+		j = cJSON_CreateArray();
+		for (yaml_node_item_t *it = node->data.sequence.items.start;
+		     j && it < node->data.sequence.items.top; it++) {
+			yaml_node_t *v = yaml_document_get_node(doc, *it);
+			cJSON *cv = v ? yaml_to_json(doc, v, wc, depth + 1) : NULL;
+			if (cv)
+				cJSON_AddItemToArray(j, cv);
+		}
+	} else if (node->type == YAML_SCALAR_NODE) {
+		j = cJSON_CreateString((const char *)node->data.scalar.value);
+	}
+	if (j) {
+		char where[600];
+		snprintf(where, sizeof(where), "%s:%zu:%zu", wc->file,
+			 node->start_mark.line + 1, node->start_mark.column + 1);
+		scfg_set_origin(j, where);
+	}
+	return j;
+}
+
 static void walk(yaml_document_t *doc, yaml_node_t *node, char *path,
 		 size_t plen, struct walk_ctx *wc, unsigned depth)
 {
@@ -266,6 +345,20 @@ static void walk(yaml_document_t *doc, yaml_node_t *node, char *path,
 			size_t klen = k->data.scalar.length;
 			if (plen + klen + 2 > 256)
 				continue;
+			if (plen == 0 && !strcmp((const char *)k->data.scalar.value, "detectors")) {
+				cJSON *t = yaml_to_json(doc, v, wc, depth + 1);
+				if (t && !cJSON_IsObject(t)) {
+					fprintf(stderr, "%s:%zu:%zu: detectors: expected a mapping; ignored\n",
+						wc->file, v->start_mark.line + 1, v->start_mark.column + 1);
+					cJSON_Delete(t);
+					t = NULL;
+				}
+				if (t) {
+					cJSON_Delete(wc->c->ids.detectors);
+					wc->c->ids.detectors = t;
+				}
+				continue;
+			}
 			size_t np = plen;
 			if (plen)
 				path[np++] = '.';
@@ -302,6 +395,13 @@ static void walk(yaml_document_t *doc, yaml_node_t *node, char *path,
 		fprintf(stderr, "%s:%zu:%zu: bad value '%s' for %s ignored; expected %s\n",
 			file, node->start_mark.line + 1, node->start_mark.column + 1,
 			val, path, why);
+}
+
+void config_deinit(struct engine_cfg *c)
+{
+	cJSON_Delete(c->ids.detectors);
+	c->ids.detectors = NULL;
+	scfg_forget_origins();
 }
 
 int config_load(const char *path, struct engine_cfg *c, char *err,

@@ -29,4 +29,7 @@ int config_set(struct engine_cfg *c, const char *key, const char *val,
 int config_load(const char *path, struct engine_cfg *c, char *err,
 		size_t errsz);
 
+/* Frees what config_load and config_set allocated (the detectors tree). */
+void config_deinit(struct engine_cfg *c);
+
 #endif

@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "engine/engine.h"
+#include "sensor/sensor.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -26,6 +27,9 @@ struct engine {
 	struct jw line;
 	/* detection (engine_enable_detect) */
 	struct detect *det;
+	struct sensors *sn;   /* the data detectors (src/sensor), NULL when off */
+	struct jw sline;      /* their anomaly records: raised mid-dispatch */
+	uint64_t sensor_reports;
 	const struct ruleset *rs;
 	struct alert_sink extra;
 	struct jw aline;      /* alert records: may be raised mid-record */
@@ -88,12 +92,10 @@ static void flow_addr_text(struct flow *f)
 }
 
 /* Opens a record: timestamp, ids, event type and the flow tuple. */
-static void eve_begin(struct engine *e, const char *event_type,
-		      struct flow *f, bool toclient, uint64_t ts,
-		      uint64_t cnt)
+static void eve_begin_w(struct engine *e, struct jw *w, const char *event_type,
+			struct flow *f, bool toclient, uint64_t ts, uint64_t cnt)
 {
 	char tbuf[48];
-	struct jw *w = &e->line;
 	jw_reset(w);
 	jw_open_obj(w, NULL);
 	size_t tn = timefmt_format(&e->tf, ts, tbuf, sizeof(tbuf));
@@ -122,14 +124,25 @@ static void eve_begin(struct engine *e, const char *event_type,
 	jw_ascii(w, "proto", "TCP", 3);
 }
 
-static void eve_end(struct engine *e)
+static void eve_begin(struct engine *e, const char *event_type,
+		      struct flow *f, bool toclient, uint64_t ts,
+		      uint64_t cnt)
 {
-	struct jw *w = &e->line;
+	eve_begin_w(e, &e->line, event_type, f, toclient, ts, cnt);
+}
+
+static void eve_end_w(struct engine *e, struct jw *w)
+{
 	jw_close_obj(w);
 	jw_append(w, "\n", 1);
 	if (!w->oom)
 		fwrite(w->buf, 1, w->len, e->out);
 	e->st.records++;
+}
+
+static void eve_end(struct engine *e)
+{
+	eve_end_w(e, &e->line);
 }
 
 static void eve_session(struct jw *w, const struct mqtt_state *st)
@@ -162,6 +175,7 @@ static void event_addrs(struct engine *e, struct det_event *ev, bool toclient)
 	ev->dport = toclient ? f->cport : f->sport;
 	ev->src_str = toclient ? f->srv_str : f->cli_str;
 	ev->dst_str = toclient ? f->cli_str : f->srv_str;
+	ev->cli_mac = f->has_cli_mac ? f->cli_mac : NULL;
 	/* Only an MQTT flow's orientation says who the broker is. */
 	if (f->app == FLOW_APP_MQTT)
 		ev->server = toclient ? DET_SERVER_SRC : DET_SERVER_DST;
@@ -200,6 +214,77 @@ static void sink_msg(void *ud, const struct mqtt_state *st, bool toclient,
 	event_init(e, &ev, DET_MQTT, st, toclient);
 	ev.msg = m;
 	detect_event(e->det, &ev);
+	if (e->sn)
+		sensors_event(e->sn, &ev);
+}
+
+/*
+ * A data detector's finding: an EVE anomaly record (type "detector") for
+ * the evidence, then a DET_ANOMALY event through the rules. A finding of
+ * a message keeps that message's flow, session and topics; one of a timer
+ * (a silent device) carries the device's last address as its source.
+ */
+static void engine_sensor_report(void *ud, const struct sensor_report *r)
+{
+	struct engine *e = ud;
+	struct det_event ev;
+	if (r->base) {
+		ev = *r->base;
+	} else {
+		memset(&ev, 0, sizeof(ev));
+		ev.ts_us = r->ts_us;
+		ev.src_str = ev.dst_str = "";
+		if (r->addr && (r->addr->family == 4 || r->addr->family == 6)) {
+			ev.family = r->addr->family;
+			ev.src = r->addr->a;
+			ev.src_str = r->addr->str;
+			ev.server = DET_SERVER_DST;
+			ev.cli_mac = r->addr->has_mac ? r->addr->mac : NULL;
+		}
+	}
+	ev.kind = DET_ANOMALY;
+	ev.anomaly = r->event;
+	ev.layer = r->layer;
+	ev.detail = r->detail;
+	ev.meta = r->meta;
+	ev.meta_len = r->meta ? r->meta_len : 0;
+	e->sensor_reports++;
+	if (e->cfg.ids.eve_anomaly) {
+		struct jw *w = &e->sline;
+		struct flow *f = r->base ? e->cur_flow : NULL;
+		eve_begin_w(e, w, "anomaly", f, ev.toclient, ev.ts_us, ev.pcap_cnt);
+		if (!f && ev.family && ev.src_str[0])
+			jw_cstr(w, "src_ip", ev.src_str);
+		jw_cstr(w, "app_proto", "mqtt");
+		jw_open_obj(w, "anomaly");
+		jw_cstr(w, "app_proto", "mqtt");
+		jw_cstr(w, "type", "detector");
+		jw_cstr(w, "event", r->event ? r->event : "");
+		jw_cstr(w, "layer", r->layer ? r->layer : "");
+		if (r->detail)
+			jw_cstr(w, "detail", r->detail);
+		if (ev.meta_len) {
+			jw_open_obj(w, "detector");
+			jw_append(w, ev.meta, ev.meta_len);
+			jw_close_obj(w);
+		}
+		jw_close_obj(w);
+		if (r->base)
+			eve_session(w, r->base->st);
+		eve_end_w(e, w);
+	}
+	if (e->det)
+		detect_event(e->det, &ev);
+}
+
+struct sensors *engine_sensors(struct engine *e)
+{
+	return e->sn;
+}
+
+uint64_t engine_sensor_reports(const struct engine *e)
+{
+	return e->sensor_reports;
 }
 
 /* Every TCP segment, before reassembly: SYN floods, port scans. */
@@ -287,6 +372,12 @@ int engine_enable_detect(struct engine *e, const struct ruleset *rs,
 	e->rs = rs;
 	e->extra = extra;
 	e->flush_alerts = flush;
+	if (!e->cfg.ids.detectors_off) {
+		e->sn = sensors_new(e->cfg.ids.detectors, engine_sensor_report, e,
+				    flush, stderr);
+		if (!e->sn)
+			return -2;
+	}
 	return 0;
 }
 
@@ -439,6 +530,7 @@ struct engine *engine_new(const struct engine_cfg *cfg, FILE *out)
 	e->out = out;
 	jw_init(&e->line);
 	jw_init(&e->aline);
+	jw_init(&e->sline);
 	timefmt_init(&e->tf);
 	tcp_reasm_init(&e->rc, &cfg->reasm);
 	e->ft = flow_table_new(&cfg->flow);
@@ -459,8 +551,10 @@ void engine_free(struct engine *e)
 	flow_table_free(e->ft);
 	ip_defrag_free(e->df);
 	mqtt_ctx_deinit(&e->mc);
+	sensors_free(e->sn);
 	detect_free(e->det);
 	jw_deinit(&e->line);
+	jw_deinit(&e->sline);
 	jw_deinit(&e->aline);
 	free(e);
 }
@@ -478,6 +572,8 @@ static void engine_expire(struct engine *e)
 	flow_table_expire(e->ft, e->now_us, on_flow_end, e);
 	if (e->det)
 		detect_tick(e->det, e->now_us);
+	if (e->sn)
+		sensors_tick(e->sn, e->now_us);
 }
 
 void engine_tick(struct engine *e, uint64_t now_us)
@@ -595,6 +691,12 @@ void engine_packet(struct engine *e, int dlt, uint64_t ts_us,
 			tcp_reasm_release(&e->rc, f);
 		}
 	}
+	if (pkt.has_mac) {
+		/* The client's MAC, for the device inventory: the sender's on
+		 * the way to the server, the receiver's on the way back. */
+		memcpy(f->cli_mac, dir == 0 ? pkt.smac : pkt.dmac, 6);
+		f->has_cli_mac = true;
+	}
 	if (f->app != FLOW_APP_OTHER) {
 		struct reasm_out o = engine_reasm_out(e);
 		tcp_reasm_packet(&e->rc, f, dir, &pkt, &o);
@@ -609,6 +711,8 @@ void engine_finish(struct engine *e)
 {
 	e->cur_flow = NULL;
 	flow_table_flush(e->ft, on_flow_end, e);
+	if (e->sn)
+		sensors_tick(e->sn, e->now_us);
 	if (e->det)
 		detect_finish(e->det);
 	fflush(e->out);

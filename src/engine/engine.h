@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "detect/detect.h"
 #include "mqtt/mqtt_session.h"
 #include "output/alert.h"
@@ -31,6 +33,13 @@ struct ids_cfg {
 	bool eve_mqtt, eve_anomaly, eve_alert; /* record types written */
 	bool console;                 /* one line per alert */
 	bool console_color;
+	/*
+	 * The data detectors' configuration (the YAML "detectors" section as
+	 * cJSON, src/sensor); NULL: every detector with its defaults. Owned
+	 * by whoever loaded the configuration (config_deinit frees it).
+	 */
+	cJSON *detectors;
+	bool detectors_off;           /* --no-detectors */
 };
 
 struct engine_cfg {
@@ -77,7 +86,9 @@ uint64_t engine_packets(const struct engine *e);
  * through the rules of rs (not owned; must outlive e). Alerts are written
  * to the EVE stream (when ids.eve_alert) and then handed to extra (console,
  * store; may have a NULL emit). flush: fflush the EVE stream after each
- * alert (live). Returns -1 when out of memory.
+ * alert (live). Also starts the data detectors from ids.detectors
+ * (unless ids.detectors_off). Returns -1 when out of memory, -2 when a
+ * detector cannot start (its reason was printed on stderr).
  */
 int engine_enable_detect(struct engine *e, const struct ruleset *rs,
 			 struct alert_sink extra, bool flush);
@@ -87,6 +98,10 @@ int engine_enable_detect(struct engine *e, const struct ruleset *rs,
  * is off). "" with *len 0 outside that call.
  */
 const char *engine_alert_eve(struct engine *e, size_t *len);
+/* The data detectors (src/sensor/sensor.h), NULL when off. */
+struct sensors *engine_sensors(struct engine *e);
+/* Findings the data detectors reported. */
+uint64_t engine_sensor_reports(const struct engine *e);
 /* Detection counters, or NULL when detection is off. */
 const struct detect_stats *engine_detect_stats(const struct engine *e);
 /* Replaces the EVE stream (after a SIGHUP reopen); the old one is not closed. */

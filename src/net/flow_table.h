@@ -47,6 +47,8 @@ struct flow {
 	bool rst;
 	uint16_t vlan[3];
 	uint8_t vlan_n;
+	bool has_cli_mac;   /* the capture has Ethernet: cli_mac is the client's */
+	uint8_t cli_mac[6];
 	uint64_t id;
 	uint64_t first_us;
 	uint64_t last_us;

@@ -72,6 +72,10 @@ struct alert {
 	 * it leave it 0 (designated initialisers or memset).
 	 */
 	uint64_t update_added;
+
+	/* A data detector's one-line finding ("temperature of esp32-kitchen
+	 * 33.5 vs baseline 22.8"), for the console; NULL for rules alone. */
+	const char *detail;
 };
 
 /* Where alerts go. */

@@ -1,0 +1,378 @@
+/*
+ * sensor.c - the host of the data detectors: the explicit registry, one
+ * digest per MQTT message (session strings, client address, telemetry
+ * extracted once, the payload parsed as JSON at most once), the clock, and
+ * the state file that carries baselines, inventory and learned intervals
+ * across restarts (docs/sensors.md).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "sensor/sensor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mqtt/mqtt_session.h"
+#include "net/flow_table.h"
+#include "rules/rules.h"
+#include "sensor/sensor_cfg.h"
+#include "sensor/sensor_telemetry.h"
+#include "util/file.h"
+
+#define STATE_VERSION 1
+#define STATE_MAX_BYTES (256u << 20) /* a state file larger than this is refused */
+
+/* The registry: every detector, in the order they see each message. */
+static const struct sensor_detector *const registry[] = {
+	&sensor_value_detector,
+	&sensor_integrity_detector,
+	&sensor_authz_detector,
+	&sensor_inventory_detector,
+	&sensor_inactivity_detector,
+};
+#define N_DETECTORS (sizeof(registry) / sizeof(registry[0]))
+
+struct sensors {
+	struct sensor_env env;
+	struct tm_cfg tm;
+	struct tm_arena *arena;
+	void *state[N_DETECTORS];
+	bool on[N_DETECTORS];
+	uint64_t last_tick_us;
+	/* The message being dispatched: its lazily parsed payload. */
+	const struct sensor_msg *cur;
+	const cJSON *cur_json;
+	bool cur_parsed;
+	/* Periodic saving of the state file (live). */
+	char state_path[512];
+	uint64_t save_every_us, next_save_us;
+	struct tm_result tmr;
+	uint64_t n_msgs, n_telemetry, n_bad_payloads;
+};
+
+const struct sensor_detector *const *sensors_registry(size_t *n)
+{
+	*n = N_DETECTORS;
+	return registry;
+}
+
+void *sensors_state(struct sensors *s, const char *name)
+{
+	for (size_t i = 0; i < N_DETECTORS; i++)
+		if (s->on[i] && !strcmp(registry[i]->name, name))
+			return s->state[i];
+	return NULL;
+}
+
+bool sensor_topic_match(const char *filter, const uint8_t *topic, size_t len)
+{
+	return topic_matches(filter, (const char *)topic, len);
+}
+
+size_t sensor_json_str(char *buf, size_t cap, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	if (cap < 3) {
+		if (cap)
+			buf[0] = 0;
+		return 0;
+	}
+	buf[o++] = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[8];
+		size_t n;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			n = 2;
+		} else if (c < 0x20 || c >= 0x7f) {
+			/* Bytes from the wire: ASCII only, the rest as \u00XX. */
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		} else {
+			esc[0] = (char)c;
+			n = 1;
+		}
+		if (o + n + 2 > cap)
+			break;
+		memcpy(buf + o, esc, n);
+		o += n;
+	}
+	buf[o++] = '"';
+	buf[o] = 0;
+	return o;
+}
+
+void sensor_addr_copy(struct sensor_addr *dst, const struct sensor_addr *src)
+{
+	memcpy(dst, src, sizeof(*dst));
+}
+
+const cJSON *sensor_msg_json(const struct sensor_msg *m)
+{
+	struct sensors *s = m ? m->host : NULL;
+	if (!s || s->cur != m || !m->m || m->m->type != MQTT_PUBLISH)
+		return NULL;
+	if (!s->cur_parsed) {
+		s->cur_parsed = true;
+		s->cur_json = NULL;
+		if (m->payload.len && m->payload.len <= s->tm.max_payload)
+			s->cur_json = tm_json_parse(s->arena, m->payload.p, m->payload.len);
+	}
+	return s->cur_json;
+}
+
+/* ---- lifetime ---- */
+
+struct sensors *sensors_new(const cJSON *cfg, void (*report)(void *, const struct sensor_report *),
+			    void *ud, bool live, FILE *log)
+{
+	struct sensors *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->env.report = report;
+	s->env.ud = ud;
+	s->env.log = log;
+	s->env.live = live;
+	s->env.tm = &s->tm;
+	if (tm_cfg_parse(log, cJSON_GetObjectItemCaseSensitive(cfg, "telemetry"), &s->tm) != 0)
+		goto fail;
+	/* cJSON nodes are ~64 bytes: 16 per payload byte covers any document that fits max-payload. */
+	s->arena = tm_arena_new((size_t)s->tm.max_payload * 16 + 65536);
+	if (!s->arena)
+		goto fail;
+	for (size_t i = 0; i < N_DETECTORS; i++) {
+		const cJSON *sec = cJSON_GetObjectItemCaseSensitive(cfg, registry[i]->name);
+		bool bad = false;
+		if (!scfg_bool(log, sec, "enabled", true, &bad))
+			continue;
+		if (registry[i]->init(&s->env, sec, &s->state[i]) != 0) {
+			if (log)
+				fprintf(log, "mqttids: the %s detector could not start (see above)\n",
+					registry[i]->name);
+			goto fail;
+		}
+		s->on[i] = true;
+	}
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(cfg, "state");
+	bool bad = false;
+	const char *path = scfg_str(log, st, "file", "", &bad);
+	if (path && strlen(path) < sizeof(s->state_path))
+		snprintf(s->state_path, sizeof(s->state_path), "%s", path);
+	else if (path)
+		scfg_err(log, cJSON_GetObjectItemCaseSensitive(st, "file"), "path too long; no state file");
+	double every = scfg_dur(log, st, "save-interval", 300, &bad);
+	s->save_every_us = (uint64_t)(every * 1e6);
+	return s;
+fail:
+	sensors_free(s);
+	return NULL;
+}
+
+void sensors_free(struct sensors *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < N_DETECTORS; i++)
+		if (s->on[i] && registry[i]->free)
+			registry[i]->free(s->state[i]);
+	tm_arena_free(s->arena);
+	free(s);
+}
+
+/* ---- the message digest ---- */
+
+static void addr_of(struct sensor_addr *a, const struct det_event *ev, bool client_is_src)
+{
+	memset(a, 0, sizeof(*a));
+	const uint8_t *ip = client_is_src ? ev->src : ev->dst;
+	const char *str = client_is_src ? ev->src_str : ev->dst_str;
+	if ((ev->family == 4 || ev->family == 6) && ip) {
+		a->family = ev->family;
+		memcpy(a->a, ip, ev->family == 4 ? 4 : 16);
+	}
+	snprintf(a->str, sizeof(a->str), "%s", str ? str : "");
+	if (ev->cli_mac) {
+		a->has_mac = true;
+		memcpy(a->mac, ev->cli_mac, 6);
+	}
+}
+
+static void run_ticks(struct sensors *s, uint64_t now_us)
+{
+	if (now_us <= s->last_tick_us)
+		return;
+	s->last_tick_us = now_us;
+	for (size_t i = 0; i < N_DETECTORS; i++)
+		if (s->on[i] && registry[i]->on_tick)
+			registry[i]->on_tick(s->state[i], now_us);
+}
+
+void sensors_event(struct sensors *s, const struct det_event *ev)
+{
+	if (!s || ev->kind != DET_MQTT || !ev->msg)
+		return;
+	/* Timers that fell due before this message come first, so a silence
+	 * that ended with this very message is still reported. */
+	run_ticks(s, ev->ts_us);
+	const struct mqtt_msg *mm = ev->msg;
+	struct sensor_msg m;
+	memset(&m, 0, sizeof(m));
+	m.ev = ev;
+	m.m = mm;
+	m.ts_us = ev->ts_us;
+	m.from_client = !ev->toclient;
+	m.host = s;
+	const struct mqtt_state *st = ev->st;
+	m.client_id = st && st->client_id ? st->client_id : "";
+	m.username = st && st->username ? st->username : "";
+	addr_of(&m.client, ev, m.from_client);
+	if (mm->type == MQTT_PUBLISH) {
+		m.topic = mm->topic;
+		m.payload = mm->payload;
+	}
+	s->cur = &m;
+	s->cur_parsed = false;
+	s->cur_json = NULL;
+	s->n_msgs++;
+	if (mm->type == MQTT_PUBLISH && m.from_client && s->tm.n) {
+		int ent = tm_match(&s->tm, m.topic.p, m.topic.len);
+		if (ent >= 0) {
+			const struct tm_entry *e = &s->tm.e[ent];
+			const cJSON *json = NULL;
+			if (e->format != TM_FMT_NUMBER)
+				json = sensor_msg_json(&m);
+			tm_extract(&s->tm, ent, m.client_id, m.topic.p, m.topic.len,
+				   m.payload.p, m.payload.len, json, &s->tmr);
+			m.tm = &s->tmr;
+			s->n_telemetry++;
+			if (s->tmr.bad)
+				s->n_bad_payloads++;
+		}
+	}
+	for (size_t i = 0; i < N_DETECTORS; i++)
+		if (s->on[i] && registry[i]->on_msg)
+			registry[i]->on_msg(s->state[i], &m);
+	s->cur = NULL;
+}
+
+void sensors_tick(struct sensors *s, uint64_t now_us)
+{
+	if (!s)
+		return;
+	run_ticks(s, now_us);
+	if (s->env.live && s->state_path[0] && s->save_every_us) {
+		if (!s->next_save_us)
+			s->next_save_us = now_us + s->save_every_us;
+		else if (now_us >= s->next_save_us) {
+			s->next_save_us = now_us + s->save_every_us;
+			sensors_save_state(s, s->state_path);
+		}
+	}
+}
+
+const char *sensors_state_path(const struct sensors *s)
+{
+	return s->state_path[0] ? s->state_path : NULL;
+}
+
+/* ---- state ---- */
+
+int sensors_load_state(struct sensors *s, const char *path)
+{
+	size_t len = 0;
+	errno = 0;
+	char *buf = file_read_all(path, STATE_MAX_BYTES, &len);
+	if (!buf) {
+		if (errno == ENOENT)
+			return 0; /* first run: nothing learned yet */
+		fprintf(s->env.log, "mqttids: state %s: %s; starting without it\n", path,
+			strerror(errno));
+		return -1;
+	}
+	cJSON *root = cJSON_ParseWithLength(buf, len);
+	free(buf);
+	if (!cJSON_IsObject(root)) {
+		fprintf(s->env.log, "mqttids: state %s: not a JSON object (damaged?); starting without it\n",
+			path);
+		cJSON_Delete(root);
+		return -1;
+	}
+	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+	if (!cJSON_IsNumber(ver) || ver->valuedouble != STATE_VERSION) {
+		fprintf(s->env.log, "mqttids: state %s: version %s not understood (this is %d); starting without it\n",
+			path, cJSON_IsNumber(ver) ? "other" : "missing", STATE_VERSION);
+		cJSON_Delete(root);
+		return -1;
+	}
+	for (size_t i = 0; i < N_DETECTORS; i++) {
+		const cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, registry[i]->name);
+		if (s->on[i] && registry[i]->load && cJSON_IsObject(sec))
+			registry[i]->load(s->state[i], sec);
+	}
+	cJSON_Delete(root);
+	return 0;
+}
+
+int sensors_save_state(struct sensors *s, const char *path)
+{
+	cJSON *root = cJSON_CreateObject();
+	if (!root)
+		return -1;
+	cJSON_AddNumberToObject(root, "version", STATE_VERSION);
+	cJSON_AddNumberToObject(root, "event_time_us", (double)s->last_tick_us);
+	for (size_t i = 0; i < N_DETECTORS; i++) {
+		if (!s->on[i] || !registry[i]->save)
+			continue;
+		cJSON *sec = registry[i]->save(s->state[i]);
+		if (sec)
+			cJSON_AddItemToObject(root, registry[i]->name, sec);
+	}
+	char *text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (!text) {
+		fprintf(s->env.log, "mqttids: state %s: out of memory\n", path);
+		return -1;
+	}
+	char tmp[600];
+	int rc = -1;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		fprintf(s->env.log, "mqttids: state %s: path too long\n", path);
+		goto out;
+	}
+	/* 0600: the state names devices, addresses and counters. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(s->env.log, "mqttids: state %s: %s\n", tmp, strerror(errno));
+		goto out;
+	}
+	size_t n = strlen(text), off = 0;
+	while (off < n) {
+		ssize_t w = write(fd, text + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	bool ok = off == n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+	if (close(fd) != 0)
+		ok = false;
+	if (!ok || rename(tmp, path) != 0) {
+		fprintf(s->env.log, "mqttids: state %s: %s; the previous state is kept\n", path,
+			strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	cJSON_free(text);
+	return rc;
+}

@@ -1,0 +1,370 @@
+/* test_sensor_telemetry.c - the telemetry extractor, its configuration, the cJSON arena and the host's helpers. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/config.h"
+#include "sensor/sensor.h"
+#include "sensor/sensor_cfg.h"
+#include "sensor/sensor_telemetry.h"
+
+struct fx {
+	struct tm_cfg cfg;
+	struct tm_arena *arena;
+	struct tm_result r;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	assert_int_equal(tm_cfg_parse(stderr, NULL, &f->cfg), 0);
+	f->arena = tm_arena_new(256 * 1024);
+	assert_non_null(f->arena);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	tm_arena_free(f->arena);
+	free(f);
+	scfg_forget_origins();
+	return 0;
+}
+
+/* Runs one PUBLISH through match, parse and extract. */
+static const struct tm_result *run(struct fx *f, const char *cid, const char *topic,
+				   const char *payload)
+{
+	int ent = tm_match(&f->cfg, (const uint8_t *)topic, strlen(topic));
+	const cJSON *j = tm_json_parse(f->arena, (const uint8_t *)payload, strlen(payload));
+	tm_extract(&f->cfg, ent, cid, (const uint8_t *)topic, strlen(topic),
+		   (const uint8_t *)payload, strlen(payload), j, &f->r);
+	return &f->r;
+}
+
+/* A configuration from JSON text, as the YAML walk would hand it over. */
+static char *parse_cfg(struct fx *f, const char *json)
+{
+	cJSON *root = cJSON_Parse(json);
+	assert_non_null(root);
+	char *msgs = NULL;
+	size_t n = 0;
+	FILE *log = open_memstream(&msgs, &n);
+	assert_non_null(log);
+	assert_int_equal(tm_cfg_parse(log, root, &f->cfg), 0);
+	fclose(log);
+	cJSON_Delete(root);
+	return msgs;
+}
+
+static void test_default_dht_json(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(f->cfg.n, 1);
+	assert_string_equal(f->cfg.e[0].filter, "sensors/+/+");
+	const struct tm_result *r = run(f, "esp32-kitchen", "sensors/kitchen/esp32-kitchen",
+		"{\"device\":\"esp32-kitchen\",\"temperature\":22.8,\"humidity\":41}");
+	assert_int_equal(r->entry, 0);
+	assert_false(r->bad);
+	assert_string_equal(r->device, "esp32-kitchen");
+	assert_int_equal(r->n, 2);
+	assert_string_equal(r->v[0].name, "temperature");
+	assert_true(fabs(r->v[0].v - 22.8) < 1e-9);
+	assert_string_equal(r->v[1].name, "humidity");
+	assert_true(fabs(r->v[1].v - 41) < 1e-9);
+	assert_int_equal(r->v[1].field, 1);
+	/* the physical limits come with the default fields */
+	assert_true(f->cfg.e[0].fields[0].has_min && f->cfg.e[0].fields[0].min == -40);
+	assert_true(f->cfg.e[0].fields[1].has_max && f->cfg.e[0].fields[1].max == 100);
+}
+
+static void test_no_match(void **state)
+{
+	struct fx *f = *state;
+	/* one level too deep (the status topic) and another tree */
+	assert_int_equal(tm_match(&f->cfg, (const uint8_t *)"sensors/k/esp/status", 20), -1);
+	assert_int_equal(tm_match(&f->cfg, (const uint8_t *)"zigbee2mqtt/bridge/state", 24), -1);
+	tm_extract(&f->cfg, -1, "x", (const uint8_t *)"a", 1, (const uint8_t *)"1", 1, NULL, &f->r);
+	assert_int_equal(f->r.entry, -1);
+	assert_int_equal(f->r.n, 0);
+	assert_false(f->r.bad);
+}
+
+static void test_failed_reads_are_not_bad(void **state)
+{
+	struct fx *f = *state;
+	const struct tm_result *r = run(f, "c", "sensors/a/b",
+					"{\"temperature\":null,\"humidity\":\"nan\"}");
+	assert_false(r->bad);
+	assert_int_equal(r->n, 0);
+	r = run(f, "c", "sensors/a/b", "{\"temperature\":\"21.5\",\"humidity\":\" NaN \"}");
+	assert_false(r->bad);
+	assert_int_equal(r->n, 1);
+	assert_true(fabs(r->v[0].v - 21.5) < 1e-9);
+}
+
+static void test_bad_payloads(void **state)
+{
+	struct fx *f = *state;
+	const struct tm_result *r = run(f, "c", "sensors/a/b", "{\"temperature\":22}");
+	assert_true(r->bad);
+	assert_string_equal(r->error, "field 'humidity' missing");
+	assert_int_equal(r->n, 1); /* what was there is still reported */
+
+	r = run(f, "c", "sensors/a/b", "{\"temperature\":true,\"humidity\":40}");
+	assert_true(r->bad);
+	assert_string_equal(r->error, "field 'temperature' is not a number");
+
+	r = run(f, "c", "sensors/a/b", "{\"temperature\":22,");
+	assert_true(r->bad);
+	assert_non_null(strstr(r->error, "not JSON"));
+
+	/* auto format: not starting with '{' means a plain number */
+	r = run(f, "c", "sensors/a/b", "hot");
+	assert_true(r->bad);
+	assert_string_equal(r->error, "payload is not a number");
+	r = run(f, "c", "sensors/a/b", "1e999");
+	assert_true(r->bad);
+	r = run(f, "c", "sensors/a/b", "  23.25 \r\n");
+	assert_false(r->bad);
+	assert_int_equal(r->n, 1);
+	assert_true(fabs(r->v[0].v - 23.25) < 1e-9);
+}
+
+static void test_config_entries(void **state)
+{
+	struct fx *f = *state;
+	char *msgs = parse_cfg(f,
+		"{\"max-payload\":\"4096\",\"topics\":["
+		"{\"filter\":\"home/+/temp\",\"device\":\"topic-level 2\",\"format\":\"number\"},"
+		"{\"filter\":\"bms/#\",\"device\":\"field meta.id\",\"fields\":["
+		"  {\"name\":\"co2\",\"path\":\"data.1\",\"min\":\"0\",\"max\":\"5000\",\"max-rate\":\"50\"},"
+		"  \"pressure\"]},"
+		"{\"filter\":\"x/y\",\"device\":\"client-id\",\"fields\":[{\"name\":\"v\",\"min\":\"9\",\"max\":\"1\"}]},"
+		"{\"device\":\"client-id\"},"
+		"{\"filter\":\"z\",\"device\":\"topic-level zero\",\"fields\":[{\"path\":\"a\"}]}"
+		"]}");
+	assert_int_equal(f->cfg.max_payload, 4096);
+	/* the entry without a filter and the one without a usable field are skipped */
+	assert_int_equal(f->cfg.n, 3);
+	assert_non_null(strstr(msgs, "needs a filter"));
+	assert_non_null(strstr(msgs, "min 9 is above max 1"));
+	assert_non_null(strstr(msgs, "expected client-id, topic-level N or field PATH"));
+	free(msgs);
+
+	const struct tm_result *r = run(f, "bedroom-esp", "home/bedroom/temp", "19.5");
+	assert_int_equal(r->entry, 0);
+	assert_string_equal(r->device, "bedroom");
+	assert_int_equal(r->n, 1);
+	assert_string_equal(r->v[0].name, "value");
+
+	r = run(f, "ahu-1", "bms/floor2/ahu",
+		"{\"meta\":{\"id\":\"AHU-2\"},\"data\":[400,812.5],\"pressure\":1013}");
+	assert_int_equal(r->entry, 1);
+	assert_false(r->bad);
+	assert_string_equal(r->device, "AHU-2");
+	assert_int_equal(r->n, 2);
+	assert_string_equal(r->v[0].name, "co2");
+	assert_true(fabs(r->v[0].v - 812.5) < 1e-9);
+	assert_true(f->cfg.e[1].fields[0].max_rate == 50);
+
+	/* a missing device field falls back on the client id, and says so */
+	r = run(f, "ahu-1", "bms/floor2/ahu", "{\"data\":[1,2],\"pressure\":3}");
+	assert_string_equal(r->device, "ahu-1");
+	assert_true(r->bad);
+	assert_string_equal(r->error, "device field 'meta.id' missing");
+
+	r = run(f, "client-7", "x/y", "{\"v\":3}");
+	assert_string_equal(r->device, "client-7");
+	assert_false(f->cfg.e[2].fields[0].has_min); /* inverted range dropped */
+}
+
+static void test_hostile_ids_and_sizes(void **state)
+{
+	struct fx *f = *state;
+	/* a 300-byte device level is cut to SENSOR_ID_MAX */
+	char topic[400];
+	int n = snprintf(topic, sizeof(topic), "sensors/r/");
+	memset(topic + n, 'A', 300);
+	topic[n + 300] = 0;
+	const struct tm_result *r = run(f, "c", topic, "{\"temperature\":1,\"humidity\":2}");
+	assert_int_equal(strlen(r->device), SENSOR_ID_MAX);
+
+	/* a NUL inside the topic ends the device id there */
+	const uint8_t t2[] = { 's', 'e', 'n', 's', 'o', 'r', 's', '/', 'r', '/', 'a', 0, 'b' };
+	tm_extract(&f->cfg, 0, "c", t2, sizeof(t2), (const uint8_t *)"5", 1, NULL, &f->r);
+	assert_string_equal(f->r.device, "a");
+
+	/* over max-payload: not parsed, reported */
+	size_t big = f->cfg.max_payload + 1;
+	char *p = malloc(big + 1);
+	assert_non_null(p);
+	memset(p, ' ', big);
+	p[0] = '{';
+	p[big - 1] = '}';
+	p[big] = 0;
+	r = run(f, "c", "sensors/a/b", p);
+	assert_true(r->bad);
+	assert_non_null(strstr(r->error, "max-payload"));
+	free(p);
+}
+
+static void test_arena_bounds_and_hooks(void **state)
+{
+	struct fx *f = *state;
+	struct tm_arena *small = tm_arena_new(512);
+	assert_non_null(small);
+	const char *doc = "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]";
+	/* does not fit: no tree, no crash */
+	assert_null(tm_json_parse(small, (const uint8_t *)doc, strlen(doc)));
+	/* fits the large one, repeatedly (the arena is reset each time) */
+	for (int i = 0; i < 1000; i++)
+		assert_non_null(tm_json_parse(f->arena, (const uint8_t *)doc, strlen(doc)));
+	/* ordinary cJSON use afterwards allocates and frees with malloc again */
+	cJSON *o = cJSON_CreateObject();
+	assert_non_null(o);
+	cJSON_AddStringToObject(o, "k", "v");
+	char *txt = cJSON_PrintUnformatted(o);
+	assert_string_equal(txt, "{\"k\":\"v\"}");
+	cJSON_free(txt);
+	cJSON_Delete(o);
+	tm_arena_free(small);
+	assert_null(tm_json_parse(f->arena, NULL, 0));
+}
+
+static void test_json_path(void **state)
+{
+	(void)state;
+	cJSON *j = cJSON_Parse("{\"a\":{\"b\":[10,{\"c\":7}]},\"x\":1}");
+	assert_non_null(j);
+	assert_int_equal(tm_json_path(j, "a.b.0")->valueint, 10);
+	assert_int_equal(tm_json_path(j, "a.b.1.c")->valueint, 7);
+	assert_ptr_equal(tm_json_path(j, ""), j);
+	assert_null(tm_json_path(j, "a.b.2"));
+	assert_null(tm_json_path(j, "a.b.-1"));
+	assert_null(tm_json_path(j, "a..b"));
+	assert_null(tm_json_path(j, "x.y"));
+	cJSON_Delete(j);
+}
+
+static void test_json_str(void **state)
+{
+	(void)state;
+	char buf[64];
+	size_t n = sensor_json_str(buf, sizeof(buf), "a\"b\\c\n\xc3", 7);
+	assert_string_equal(buf, "\"a\\\"b\\\\c\\u000a\\u00c3\"");
+	assert_int_equal(n, strlen(buf));
+	/* cut to fit, still a closed string */
+	n = sensor_json_str(buf, 6, "abcdefgh", 8);
+	assert_string_equal(buf, "\"abc\"");
+	assert_int_equal(n, 5);
+	cJSON *j = cJSON_Parse(buf);
+	assert_true(cJSON_IsString(j));
+	cJSON_Delete(j);
+}
+
+static void test_cfg_helpers(void **state)
+{
+	(void)state;
+	cJSON *o = cJSON_Parse("{\"n\":\"2.5\",\"j\":7,\"b\":\"off\",\"d\":\"10m\",\"bad\":\"x\",\"dur\":\"3 fortnights\"}");
+	assert_non_null(o);
+	scfg_set_origin(cJSON_GetObjectItem(o, "bad"), "test.yaml:4:9");
+	char *msgs = NULL;
+	size_t mn = 0;
+	FILE *log = open_memstream(&msgs, &mn);
+	bool bad = false;
+	assert_true(scfg_num(log, o, "n", 0, &bad) == 2.5);
+	assert_true(scfg_num(log, o, "j", 0, &bad) == 7);
+	assert_false(scfg_bool(log, o, "b", true, &bad));
+	assert_true(scfg_dur(log, o, "d", 0, &bad) == 600);
+	assert_true(scfg_num(log, o, "missing", 42, &bad) == 42);
+	assert_false(bad);
+	assert_true(scfg_num(log, o, "bad", 3, &bad) == 3);
+	assert_true(bad);
+	assert_true(scfg_dur(log, o, "dur", 5, &bad) == 5);
+	fclose(log);
+	assert_non_null(strstr(msgs, "test.yaml:4:9: bad: expected a number, got 'x'"));
+	assert_non_null(strstr(msgs, "dur: expected a duration"));
+	free(msgs);
+	cJSON_Delete(o);
+
+	double v;
+	assert_int_equal(scfg_parse_dur("250ms", &v), 0);
+	assert_true(fabs(v - 0.25) < 1e-12);
+	assert_int_equal(scfg_parse_dur("1d", &v), 0);
+	assert_true(v == 86400);
+	assert_int_equal(scfg_parse_dur("-1", &v), -1);
+	assert_int_equal(scfg_parse_dur("", &v), -1);
+}
+
+/* --set detectors.X.Y and the YAML walk build the same tree, with origins. */
+static void test_config_tree(void **state)
+{
+	(void)state;
+	struct engine_cfg c;
+	engine_cfg_default(&c);
+	const char *why;
+	assert_int_equal(config_set(&c, "detectors.value.sensitivity", "7", &why), 0);
+	assert_int_equal(config_set(&c, "detectors.value.sensitivity", "8", &why), 0);
+	assert_int_equal(config_set(&c, "detectors.value.sensitivity.x", "8", &why), -1);
+	const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(c.ids.detectors, "value"), "sensitivity");
+	assert_string_equal(v->valuestring, "8");
+	assert_string_equal(scfg_where(v), "--set detectors.value.sensitivity");
+	config_deinit(&c);
+
+	char path[] = "/tmp/mqttids-test-cfg-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *fp = fdopen(fd, "w");
+	fputs("flow:\n  max-flows: 100\ndetectors:\n  telemetry:\n    topics:\n"
+	      "      - filter: \"home/+\"\n        device: topic-level 2\n"
+	      "        fields: [temp, {name: rh, max: 100}]\n", fp);
+	fclose(fp);
+	engine_cfg_default(&c);
+	char err[256];
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.flow.max_flows, 100);
+	const cJSON *t = cJSON_GetObjectItem(c.ids.detectors, "telemetry");
+	const cJSON *e0 = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "topics"), 0);
+	assert_non_null(e0);
+	char want[300];
+	snprintf(want, sizeof(want), "%s:6:9", path);
+	assert_string_equal(scfg_where(e0), want);
+	struct tm_cfg tc;
+	assert_int_equal(tm_cfg_parse(stderr, t, &tc), 0);
+	assert_int_equal(tc.n, 1);
+	assert_int_equal(tc.e[0].n_fields, 2);
+	assert_true(tc.e[0].fields[1].has_max && tc.e[0].fields[1].max == 100);
+	config_deinit(&c);
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_default_dht_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_match, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_reads_are_not_bad, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_payloads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_ids_and_sizes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arena_bounds_and_hooks, setup, teardown),
+		cmocka_unit_test(test_json_path),
+		cmocka_unit_test(test_json_str),
+		cmocka_unit_test(test_cfg_helpers),
+		cmocka_unit_test(test_config_tree),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

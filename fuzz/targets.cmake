@@ -12,6 +12,9 @@ set(MQTTIDS_FUZZ_TARGETS
   scenario
   payload
   rules
+  acl
+  keys
+  sensors
 )
 set(MQTTIDS_FUZZ_LIBS_scenario mqttids_testbed)
 set(MQTTIDS_FUZZ_LIBS_payload mqttids_testbed)

@@ -11,7 +11,9 @@ IDS's and `mqttids read`'s on the same capture), it checks, for each EVE:
     (after alert_update records) as the label's own counts say;
   - an alert is explained only by a label whose kind expects its
     classification and whose window holds it, from the label's attacker (or,
-    where the kind allows it, from the victim device); every other alert is
+    where the kind allows it, from the victim device; or, for findings of a
+    device itself such as tampering and silence, with the label's device in
+    metadata.detector.device); every other alert is
     a false positive: benign traffic raises none;
   - when two attacks of one attacker touch the same rule within its
     cooldown, the later one's matches are added to the earlier alert (that
@@ -196,13 +198,14 @@ def condition(c, label):
             return False
         if op == "overlaps" and not filters_overlap(want, str(v)):
             return False
-        if op == "eq_path":
+        if op in ("eq_path", "ne_path"):
             try:
-                if v != label_value(label, want):
-                    return False
+                same = v == label_value(label, want)
             except ExpectError:
                 return False
-        if op not in ("ge", "gt", "le", "lt", "eq", "in", "prefix", "overlaps", "eq_path"):
+            if same != (op == "eq_path"):
+                return False
+        if op not in ("ge", "gt", "le", "lt", "eq", "in", "prefix", "overlaps", "eq_path", "ne_path"):
             raise ExpectError(f"unknown condition operator '{op}'")
     return True
 
@@ -233,6 +236,8 @@ class Alert:
         self.first = min(self.t, ts_of_iso(fv)) if fv else self.t
         self.total = md.get("total_violation", 0)
         self.client_ids = (md.get("mqtt") or {}).get("client_id") or []
+        # A data detector's finding names its device (docs/sensors.md).
+        self.device = (md.get("detector") or {}).get("device")
         self.updates = 0
         self.label = None
         self.victim = False
@@ -314,10 +319,16 @@ def check_eve(name, path, labels, exp, quiet):
             rep.line(False, lab["kind"], "no expectation for this kind in the expectation file")
             ents = []
         k = exp["kinds"].get(lab["kind"], {})
+        # An entry may widen the window after the label ("after_s": a device
+        # back from a silence is seen at its next reading).
+        w_after = max([after] + [e.get("after_s", 0) for e in ents])
         plan.append({
             "lab": lab, "ents": ents, "classes": {e["classification"] for e in ents},
+            # Classifications raised by the device itself (tampering, silence):
+            # the alert's metadata.detector.device is the label's device.
+            "from_device": {e["classification"] for e in ents if e.get("from") == "device"},
             "victim": set(k.get("victim_may_raise", [])),
-            "w0": lab["start_us"] / 1e6 - before, "w1": lab["end_us"] / 1e6 + after,
+            "w0": lab["start_us"] / 1e6 - before, "w1": lab["end_us"] / 1e6 + w_after,
         })
 
     # Each alert to the label that explains it: one that expects its
@@ -331,6 +342,8 @@ def check_eve(name, path, labels, exp, quiet):
             if not (p["w0"] <= a.t and a.first <= p["w1"]):
                 continue
             own = a.src == lab["attacker"] and a.cls in p["classes"]
+            if a.cls in p["from_device"] and lab.get("device") and a.device == lab["device"]:
+                own = True
             vic = (a.src != lab["attacker"] and a.cls in p["victim"] and lab.get("device")
                    and lab["device"] in a.client_ids)
             if not (own or vic):
@@ -361,6 +374,7 @@ def check_eve(name, path, labels, exp, quiet):
             owned = [a for a in alerts if a.label is lab and a.cls == c and not a.victim]
             # Shared with an earlier attack: its alert was still cooling when this one began.
             earlier = [a for a in alerts if a.cls == c and a.src == lab["attacker"] and a.label is not lab
+                       and c not in p["from_device"]
                        and a.t < lab["start_us"] / 1e6 and a.t + cool >= p["w0"] + before]
             # Shared with neighbours: other attacks of this attacker whose packets fell
             # between the first event counted and the end of the cooldown also count.
@@ -382,7 +396,9 @@ def check_eve(name, path, labels, exp, quiet):
                 continue
             total = sum(a.total for a in owned)
             delay = f", first after {owned[0].t - lab['start_us'] / 1e6:+.2f}s" if owned else ""
-            if not owned and not earlier:
+            if not owned and not earlier and e.get("optional"):
+                rep.line(True, tag, f"{c!r}: no alert (optional: {e.get('why', '')[:60]})")
+            elif not owned and not earlier:
                 rep.line(False, tag, f"{c!r}: no alert (expected {fmt_range(alo, ahi)} with total "
                          f"{fmt_range(tlo, thi)})")
             elif earlier or neigh:

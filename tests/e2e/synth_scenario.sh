@@ -5,7 +5,8 @@
 # that readings keep the scenario's interval and no client outlives its
 # keepalive; that `mqttids read` raises exactly the expected alerts for each
 # attack and none else (alerts_check.py, tools/testbed/expected-alerts.json);
-# and that the same scenario gives the same bytes twice.
+# with the data detectors given the modelled broker's ACL, the device keys
+# and the known devices; and that the same scenario gives the same bytes twice.
 # usage: synth_scenario.sh MQTTIDS-SYNTH MQTTIDS
 set -euo pipefail
 SYNTH=$1
@@ -18,7 +19,12 @@ KINDS=brute-force,discovery,unauth-publish,unauth-subscribe,malformed,connect-fl
 for v in 4 5; do
 	sed "s/^seed 11/seed 11\nmqtt-version $v/" "$HERE/scenarios/synth-all.scn" > "$W/s$v.scn"
 	"$SYNTH" --scenario "$W/s$v.scn" -o "$W/v$v.pcap" --labels "$W/v$v.labels" \
-		--keys "$W/v$v.keys" > "$W/v$v.summary"
+		--keys "$W/v$v.keys" --acl "$W/v$v.acl" --inventory "$W/v$v.inventory" > "$W/v$v.summary"
+	# The data detectors get the broker's ACL, the devices' keys and the
+	# known devices, as the live runner gives them (testbed_ids.c).
+	{ cat "$HERE/ids-netns.yaml"; printf '%s\n' "detectors:" "  authz:" "    acl-file: \"$W/v$v.acl\"" \
+		"  inventory:" "    file: \"$W/v$v.inventory\"" "  integrity:" "    keys-file: \"$W/v$v.keys\"" \
+		"    topics:" "      - filter: \"sensors/+/+\"" "        mode: hmac"; } > "$W/v$v.yaml"
 	"$MQTTIDS" decode "$W/v$v.pcap" > "$W/v$v.eve" 2> "$W/v$v.err"
 	grep -q " 0 gaps" "$W/v$v.err" || { cat "$W/v$v.err"; exit 1; }
 	[ "$(stat -c %a "$W/v$v.keys")" = 600 ] || { echo "key file is not mode 0600"; exit 1; }
@@ -26,7 +32,7 @@ for v in 4 5; do
 	python3 "$HERE/testbed_check.py" --eve "$W/v$v.eve" --labels "$W/v$v.labels" \
 		--pcap "$W/v$v.pcap" --keys "$W/v$v.keys" --interval 10 --benign \
 		--min-slowite 1000 --expect "$KINDS"
-	"$MQTTIDS" read "$W/v$v.pcap" -c "$HERE/ids-netns.yaml" --eve "$W/v$v.alerts" --no-console \
+	"$MQTTIDS" read "$W/v$v.pcap" -c "$W/v$v.yaml" --eve "$W/v$v.alerts" --no-console \
 		2> "$W/v$v.read.err" || { cat "$W/v$v.read.err"; exit 1; }
 	tail -1 "$W/v$v.read.err"
 	python3 "$HERE/alerts_check.py" --labels "$W/v$v.labels" --expect "$EXPECT" \

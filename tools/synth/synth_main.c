@@ -16,6 +16,7 @@
 
 #include "mqtt/mqtt_encode.h"
 #include "synth_attack.h"
+#include "tb_broker.h"
 #include "synth_net.h"
 #include "tb_label.h"
 #include "tb_payload.h"
@@ -39,6 +40,8 @@ struct opts {
 	const char *scenario; /* attacks, tampering, silences (tb_scenario.h) */
 	const char *labels;   /* ground truth out (JSON lines) */
 	const char *keys;     /* device HMAC keys out (security hmac) */
+	const char *acl;      /* the modelled broker's mosquitto acl_file out */
+	const char *inventory; /* the clients as mqttids known devices out */
 	enum tb_sec security;
 	bool hours_set;
 };
@@ -592,6 +595,8 @@ static void usage(FILE *f)
 		"                      except --hours, which replaces its duration)\n"
 		"  --labels FILE       write the ground truth (JSON lines) here\n"
 		"  --keys FILE         write the devices' HMAC keys here (mode 0600)\n"
+		"  --acl FILE          write the modelled broker's mosquitto acl_file here\n"
+		"  --inventory FILE    write the clients as mqttids known devices (JSON) here\n"
 		"  -o, --output FILE   pcap to write\n", MAX_SENSORS);
 }
 
@@ -611,12 +616,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "scenario", required_argument, NULL, 'c' },
 		{ "labels", required_argument, NULL, 'l' },
 		{ "keys", required_argument, NULL, 'K' },
+		{ "acl", required_argument, NULL, 'A' },
+		{ "inventory", required_argument, NULL, 'I' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	*o = (struct opts){ 20, 24, 60, 1, 4, 15, -1, 8, 1735689600ull, NULL,
-			    NULL, NULL, NULL, TB_SEC_NONE, false };
+			    NULL, NULL, NULL, NULL, NULL, TB_SEC_NONE, false };
 	int c;
 	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
 		switch (c) {
@@ -632,6 +639,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'c': o->scenario = optarg; break;
 		case 'l': o->labels = optarg; break;
 		case 'K': o->keys = optarg; break;
+		case 'A': o->acl = optarg; break;
+		case 'I': o->inventory = optarg; break;
 		case 'x':
 			if (!strcmp(optarg, "none")) o->security = TB_SEC_NONE;
 			else if (!strcmp(optarg, "key")) o->security = TB_SEC_KEY;
@@ -853,6 +862,42 @@ static int write_keys(const struct sim *s)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/* The broker model's ACL (tb_broker.c), as mosquitto reads it. */
+static int write_acl(const char *path)
+{
+	static char buf[8192];
+	size_t n = tb_acl_file(buf, sizeof(buf));
+	FILE *f = fopen(path, "w");
+	if (!f || !n || fwrite(buf, 1, n, f) != n) {
+		if (f)
+			fclose(f);
+		fprintf(stderr, "mqttids-synth: cannot write %s\n", path);
+		return -1;
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* The dashboard and the sensors as mqttids' device inventory file (docs/sensors.md). */
+static int write_inventory(const struct sim *s)
+{
+	FILE *f = fopen(s->o.inventory, "w");
+	if (!f) {
+		fprintf(stderr, "mqttids-synth: cannot write %s\n", s->o.inventory);
+		return -1;
+	}
+	fputs("[\n", f);
+	for (unsigned i = 0; i <= s->n; i++) {
+		const struct client *c = &s->cl[i];
+		const uint8_t *m = c->host.mac;
+		fprintf(f, "%s  {\"name\": \"%s\", \"ip\": \"10.77.0.%u\", \"mac\": \"%02x:%02x:%02x:%02x:%02x:%02x\", "
+			"\"client_id\": \"%s\", \"username\": \"%s\"}",
+			i ? ",\n" : "", c->id, c->host.ip[3], m[0], m[1], m[2], m[3], m[4], m[5], c->id,
+			c->is_dash ? "dashboard" : "sensor");
+	}
+	fputs("\n]\n", f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	static struct sim s;
@@ -887,6 +932,10 @@ int main(int argc, char **argv)
 	if (finish(&s, benign) != 0)
 		return 1; /* finish said why */
 	if (s.o.keys && write_keys(&s) != 0)
+		return 1;
+	if (s.o.acl && write_acl(s.o.acl) != 0)
+		return 1;
+	if (s.o.inventory && write_inventory(&s) != 0)
 		return 1;
 	printf("seed=%llu sensors=%u hours=%g interval=%u mqtt_version=%u keepalive=%u\n",
 	       (unsigned long long)s.o.seed, s.n, s.o.hours, s.o.interval,

@@ -25,10 +25,86 @@
  * subscribes to $SYS. The broker's port is given too: on loopback it is a
  * free port, not 1883.
  */
+/* The MQTT user each benign host logs in as (testbed_main.c's arguments). */
+static const char *host_user(const struct tbr_host *h)
+{
+	switch (h->role) {
+	case TBR_DASHBOARD: return "dashboard";
+	case TBR_Z2M: return "zigbee2mqtt";
+	case TBR_SENSOR: return "sensor";
+	default: return "";
+	}
+}
+
+/*
+ * OUTDIR/ids-inventory.json: the benign hosts as the device inventory's
+ * known devices (docs/sensors.md, "Device inventory"): every client's
+ * address, MAC (netns mode) and client id. The attacker is not in it, so
+ * its first connection is an unknown device.
+ */
+static int write_inventory(const struct tbr *r, char *path, size_t cap)
+{
+	if (tbr_path(r, "ids-inventory.json", path, cap) != 0)
+		return -1;
+	FILE *f = fopen(path, "we");
+	if (!f) {
+		tbr_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	fputs("[\n", f);
+	bool first = true;
+	for (unsigned i = 0; i < r->n_hosts; i++) {
+		const struct tbr_host *h = &r->hosts[i];
+		if (h->role == TBR_BROKER || h->role == TBR_ATTACKER || !h->client_id[0])
+			continue;
+		/* Names, ids and addresses are the runner's own: no JSON escaping needed. */
+		fprintf(f, "%s  {\"name\": \"%s\", \"ip\": \"%s\", \"client_id\": \"%s\", \"username\": \"%s\"",
+			first ? "" : ",\n", h->name, h->ip_s, h->client_id, host_user(h));
+		if (h->mac[0])
+			fprintf(f, ", \"mac\": \"%s\"", h->mac);
+		fputs("}", f);
+		first = false;
+	}
+	fputs("\n]\n", f);
+	if (fclose(f) != 0) {
+		tbr_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* OUTDIR/ids-keys (mode 0600): the shared secret of security key, as "* SECRET". */
+static int write_shared_key(const struct tbr *r, char *path, size_t cap)
+{
+	if (tbr_path(r, "ids-keys", path, cap) != 0)
+		return -1;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		tbr_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "# ids-keys - the shared secret of run '%s' (mqttids-testbed)\n* %s\n",
+		r->sc->name, r->shared_key);
+	if (fclose(f) != 0) {
+		tbr_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int tbr_ids_config(const struct tbr *r)
 {
-	char path[TBR_PATH];
-	if (tbr_path(r, "ids.yaml", path, sizeof(path)) != 0)
+	char path[TBR_PATH], inv[TBR_PATH], acl[TBR_PATH], keys[TBR_PATH] = "";
+	if (tbr_path(r, "ids.yaml", path, sizeof(path)) != 0 ||
+	    tbr_path(r, "acl", acl, sizeof(acl)) != 0 ||
+	    write_inventory(r, inv, sizeof(inv)) != 0)
+		return -1;
+	if (r->sc->security == TB_SEC_HMAC && tbr_path(r, "device-keys", keys, sizeof(keys)) != 0)
+		return -1;
+	if (r->sc->security == TB_SEC_KEY && write_shared_key(r, keys, sizeof(keys)) != 0)
 		return -1;
 	FILE *f = fopen(path, "we");
 	if (!f) {
@@ -38,7 +114,8 @@ int tbr_ids_config(const struct tbr *r)
 	const char *net = r->netns ? "10.77" : "127.77";
 	fprintf(f,
 		"# ids.yaml - mqttids configuration for testbed run '%s' (%s mode), written by\n"
-		"# mqttids-testbed: the run's address groups and the broker's port.\n"
+		"# mqttids-testbed: the run's address groups, the broker's port, and the data\n"
+		"# detectors' policies: the broker's ACL, the devices' keys, the known devices.\n"
 		"vars:\n"
 		"  address-groups:\n"
 		"    HOME_NET: \"[%s.0.0/24]\"\n"
@@ -46,9 +123,25 @@ int tbr_ids_config(const struct tbr *r)
 		"    SELF: \"[%s]\"\n"
 		"    ADMIN_HOSTS: \"[%s]\"\n"
 		"mqtt:\n"
-		"  ports: [%d]\n",
+		"  ports: [%d]\n"
+		"detectors:\n"
+		"  authz:\n"
+		"    acl-file: \"%s\"\n"
+		"  inventory:\n"
+		"    file: \"%s\"\n"
+		"  inactivity:\n"
+		"    devices:\n"
+		"      min-timeout: 10s          # the testbed's sensors publish every few seconds\n",
 		r->sc->name, r->netns ? "netns" : "loopback", net, r->hosts[r->h_broker].ip_s,
-		r->hosts[r->h_admin].ip_s, r->port);
+		r->hosts[r->h_admin].ip_s, r->port, acl, inv);
+	if (keys[0])
+		fprintf(f,
+			"  integrity:\n"
+			"    keys-file: \"%s\"\n"
+			"    topics:\n"
+			"      - filter: \"sensors/+/+\"\n"
+			"        mode: %s\n",
+			keys, r->sc->security == TB_SEC_HMAC ? "hmac" : "key");
 	if (fclose(f) != 0) {
 		tbr_err("%s: %s", path, strerror(errno));
 		return -1;

@@ -106,6 +106,10 @@ cat "$CAP" "$SLICE" >/dev/null # page cache: every tool reads from memory
 HAVE_READ=0
 GEN_RULES=$OUTDIR/bench-$NRULES.rules
 READ_HELP=$("$MQTTIDS" read --help 2>&1 || true)
+# The data detectors (issue 5): read with them configured (bench/detectors.yaml)
+# against read with --no-detectors, both with the default rules.
+HAVE_DETECTORS=0
+grep -q -- '--no-detectors' <<<"$READ_HELP" && HAVE_DETECTORS=1
 if [[ $READ_HELP != *"unknown command"* ]]; then
 	HAVE_READ=1
 	python3 "$BENCH/gen_rules.py" -n "$NRULES" -o "$GEN_RULES"
@@ -163,6 +167,10 @@ for ((r = 1; r <= REPS; r++)); do
 	if ((HAVE_READ)); then
 		measure read_def "${READ[@]}" "$CAP"
 		measure read_gen "${READ[@]}" --rules "$GEN_RULES" "$CAP"
+		if ((HAVE_DETECTORS)); then
+			measure read_nodet "${READ[@]}" --no-detectors "$CAP"
+			measure read_det "${READ[@]}" -c "$BENCH/detectors.yaml" "$CAP"
+		fi
 	fi
 	measure floor_slice "$BENCH/out/pcap_floor" "$SLICE"
 	measure mqttids_slice "${DEC[@]}" "$SLICE"
@@ -298,11 +306,26 @@ CONNS=$(sed -n 's/^connections=//p' "$CAP.meta" 2>/dev/null || true)
 		drow "\`mqttids decode -o /dev/null\`" 0 mqttids - - - 1 -
 		drow "\`mqttids read\`, default rules" "$DEF_NRULES" read_def "$DEF_ALERTS" "$DEF_UPD" "$DEF_MATCH" "$R_READ" 1
 		drow "\`mqttids read\`, default + generated" "$((DEF_NRULES + NRULES))" read_gen "$GEN_ALERTS" "$GEN_UPD" "$GEN_MATCH" "$R_GEN" "$R_GEN_DEF"
+		if ((HAVE_DETECTORS)); then
+			read -r ND_ALERTS ND_UPD ND_MATCH <<<"$(read_counts read_nodet)"
+			read -r DT_ALERTS DT_UPD DT_MATCH <<<"$(read_counts read_det)"
+			DT_FIND=$(grep -o '[0-9]* detector findings' "$OUTDIR/.err.read_det" 2>/dev/null | tail -1 | cut -d' ' -f1)
+			RN_WALL=$(stat read_nodet 1 median)
+			RT_WALL=$(stat read_det 1 median)
+			R_NODET=$(awk -v d="$M_WALL" -v r="$RN_WALL" 'BEGIN {printf "%.3f", d / r}')
+			R_DET=$(awk -v d="$M_WALL" -v r="$RT_WALL" 'BEGIN {printf "%.3f", d / r}')
+			R_DET_ND=$(awk -v d="$RN_WALL" -v r="$RT_WALL" 'BEGIN {printf "%.3f", d / r}')
+			drow "\`mqttids read --no-detectors\`" "$DEF_NRULES" read_nodet "$ND_ALERTS" "$ND_UPD" "$ND_MATCH" "$R_NODET" -
+			drow "\`mqttids read -c bench/detectors.yaml\` (${DT_FIND:-?} findings)" "$DEF_NRULES" read_det "$DT_ALERTS" "$DT_UPD" "$DT_MATCH" "$R_DET" "$R_DET_ND"
+		fi
 		echo
 		echo "| target | measured | goal | result |"
 		echo "| --- | ---: | ---: | --- |"
 		echo "| read (default rules) / decode, packet rate | $R_READ | >= 0.7 | $(verdict "$R_READ" 0.7 ge) |"
 		echo "| read (default + $NRULES rules) / decode, packet rate | $R_GEN | (reported) | $(awk -v g="$R_GEN_DEF" 'BEGIN {printf "%.3f of read with the default rules", g}') |"
+		if ((HAVE_DETECTORS)); then
+			echo "| read with the data detectors / read --no-detectors, packet rate | $R_DET_ND | >= 0.8 | $(verdict "$R_DET_ND" 0.8 ge) |"
+		fi
 		echo
 		echo "On CPU time: read / decode $(awk -v d="$(stat mqttids 3 median)" -v r="$(stat read_def 3 median)" 'BEGIN {printf "%.3f", d / r}')," \
 			"read+$NRULES / decode $(awk -v d="$(stat mqttids 3 median)" -v r="$(stat read_gen 3 median)" 'BEGIN {printf "%.3f", d / r}')."

@@ -15,6 +15,7 @@ set(MQTTIDS_FUZZ_TARGETS
   acl
   keys
   sensors
+  inventory
 )
 set(MQTTIDS_FUZZ_LIBS_scenario mqttids_testbed)
 set(MQTTIDS_FUZZ_LIBS_payload mqttids_testbed)

@@ -20,6 +20,7 @@
 #include "engine/config.h"
 #include "engine/engine.h"
 #include "sensor/sensor.h"
+#include "sensor/sensor_inventory.h"
 
 #define MQTTIDS_VERSION "0.1.0"
 
@@ -34,6 +35,8 @@ static void usage(FILE *fp)
 	      "  decode [options] FILE...   decode pcap/pcapng files to EVE JSON lines (no rules)\n"
 	      "  rules check [-c CONFIG] [-v] FILE|DIR...   validate rule files\n"
 	      "  alerts list|show|ack ...   read and acknowledge the alert store (mqttids alerts --help)\n"
+	      "  inventory list|export [-c CONFIG] [--state FILE] [--format table|json|csv]\n"
+	      "                             the devices the inventory knows (learned or from its file)\n"
 	      "  version                    print the version\n"
 	      "\n"
 	      "options (read and live):\n"
@@ -552,6 +555,83 @@ out:
 	return rc;
 }
 
+static void inventory_ignore(void *ud, const struct sensor_report *r)
+{
+	(void)ud;
+	(void)r;
+}
+
+/*
+ * mqttids inventory list|export: the device inventory as the detectors
+ * would start with it: its known-devices file (detectors.inventory.file)
+ * plus what the state file says was learned.
+ */
+static int inventory_cmd(int argc, char **argv)
+{
+	const char *usage_s = "usage: mqttids inventory list|export [-c CONFIG] [--state FILE] [--format table|json|csv]\n";
+	if (argc < 2 || (strcmp(argv[1], "list") && strcmp(argv[1], "export"))) {
+		fputs(usage_s, stderr);
+		return 2;
+	}
+	const char *format = !strcmp(argv[1], "list") ? "table" : "json";
+	struct engine_cfg *cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return 1;
+	engine_cfg_default(cfg);
+	int rc = 2;
+	const char *state = NULL;
+	for (int i = 2; i < argc; i++) {
+		const char *why;
+		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+			char err[512];
+			if (config_load(argv[++i], cfg, err, sizeof(err)) != 0) {
+				fprintf(stderr, "mqttids: %s\n", err);
+				rc = 1;
+				goto out;
+			}
+		} else if (!strcmp(argv[i], "--state") && i + 1 < argc) {
+			state = argv[++i];
+		} else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+			format = argv[++i];
+		} else if (!strcmp(argv[i], "--set") && i + 1 < argc && strchr(argv[i + 1], '=')) {
+			char *kv = argv[++i], *eq = strchr(kv, '=');
+			*eq = 0;
+			if (config_set(cfg, kv, eq + 1, &why) != 0) {
+				fprintf(stderr, "mqttids: --set %s: expected %s\n", kv, why ? why : "a value");
+				goto out;
+			}
+		} else {
+			fputs(usage_s, stderr);
+			goto out;
+		}
+	}
+	rc = 1;
+	struct sensors *sn = sensors_new(cfg->ids.detectors, inventory_ignore, NULL, false, stderr);
+	if (!sn)
+		goto out;
+	if (!state)
+		state = sensors_state_path(sn);
+	if (state && sensors_load_state(sn, state) != 0)
+		fprintf(stderr, "mqttids: listing without the state file\n");
+	void *inv = sensors_state(sn, "inventory");
+	if (!inv) {
+		fprintf(stderr, "mqttids: the inventory is disabled (detectors.inventory.enabled)\n");
+	} else {
+		int w = inventory_write(inv, stdout, format);
+		if (w == -1) {
+			fprintf(stderr, "mqttids: unknown format '%s': table, json or csv\n", format);
+			rc = 2;
+		} else {
+			rc = w == 0 && fflush(stdout) == 0 ? 0 : 1;
+		}
+	}
+	sensors_free(sn);
+out:
+	config_deinit(cfg);
+	free(cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -565,6 +645,8 @@ int main(int argc, char **argv)
 		return rules_cmd(argc - 1, argv + 1);
 	if (!strcmp(cmd, "alerts"))
 		return alerts_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "inventory"))
+		return inventory_cmd(argc - 1, argv + 1);
 	if (!strcmp(cmd, "demo"))
 		return demo_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

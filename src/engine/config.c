@@ -312,7 +312,13 @@ static cJSON *yaml_to_json(yaml_document_t *doc, yaml_node_t *node,
 				cJSON_AddItemToArray(j, cv);
 		}
 	} else if (node->type == YAML_SCALAR_NODE) {
-		j = cJSON_CreateString((const char *)node->data.scalar.value);
+		/* An empty key ("authz:" with only comments below) is YAML's null:
+		 * the same as leaving the key out. */
+		const char *v = (const char *)node->data.scalar.value;
+		bool null = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+			    (!*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+			     !strcmp(v, "NULL"));
+		j = null ? cJSON_CreateNull() : cJSON_CreateString(v);
 	}
 	if (j) {
 		char where[600];
@@ -347,7 +353,10 @@ static void walk(yaml_document_t *doc, yaml_node_t *node, char *path,
 				continue;
 			if (plen == 0 && !strcmp((const char *)k->data.scalar.value, "detectors")) {
 				cJSON *t = yaml_to_json(doc, v, wc, depth + 1);
-				if (t && !cJSON_IsObject(t)) {
+				if (cJSON_IsNull(t)) {
+					cJSON_Delete(t); /* "detectors:" alone: the defaults */
+					t = NULL;
+				} else if (t && !cJSON_IsObject(t)) {
 					fprintf(stderr, "%s:%zu:%zu: detectors: expected a mapping; ignored\n",
 						wc->file, v->start_mark.line + 1, v->start_mark.column + 1);
 					cJSON_Delete(t);

@@ -8,6 +8,7 @@
 #define CONSOLE_LINE_MAX 2560
 #define CONSOLE_MAX_ITEMS 3     /* client ids, users, topics shown */
 #define CONSOLE_MAX_CLASS 96    /* bytes of each field taken from the alert */
+#define CONSOLE_MAX_DETAIL 200 /* bytes of a detector's detail shown */
 #define CONSOLE_MAX_SRC 64
 #define CONSOLE_MAX_ITEM 40
 #define CONSOLE_MAX_TOPIC 64
@@ -279,6 +280,12 @@ void console_alert(FILE *fp, struct timefmt *tf, const struct alert *a,
 		cline_list(&l, "client_id", &a->client_ids);
 		cline_list(&l, "user", &a->usernames);
 		cline_topics(&l, a);
+		if (a->detail) {
+			/* A data detector's finding: what it saw, in one line. */
+			cline_puts(&l, "  \"");
+			cline_text(&l, a->detail, CONSOLE_MAX_DETAIL);
+			cline_puts(&l, "\"");
+		}
 		cline_fmt(&l, "  sid=%u", a->sid);
 	}
 	l.buf[l.len++] = '\n';

@@ -142,7 +142,8 @@ struct sensors *sensors_new(const cJSON *cfg, void (*report)(void *, const struc
 	s->env.log = log;
 	s->env.live = live;
 	s->env.tm = &s->tm;
-	if (tm_cfg_parse(log, cJSON_GetObjectItemCaseSensitive(cfg, "telemetry"), &s->tm) != 0)
+	const cJSON *tsec = cJSON_GetObjectItemCaseSensitive(cfg, "telemetry");
+	if (tm_cfg_parse(log, cJSON_IsNull(tsec) ? NULL : tsec, &s->tm) != 0)
 		goto fail;
 	/* cJSON nodes are ~64 bytes: 16 per payload byte covers any document that fits max-payload. */
 	s->arena = tm_arena_new((size_t)s->tm.max_payload * 16 + 65536);
@@ -150,6 +151,8 @@ struct sensors *sensors_new(const cJSON *cfg, void (*report)(void *, const struc
 		goto fail;
 	for (size_t i = 0; i < N_DETECTORS; i++) {
 		const cJSON *sec = cJSON_GetObjectItemCaseSensitive(cfg, registry[i]->name);
+		if (cJSON_IsNull(sec))
+			sec = NULL; /* "value:" with only comments under it */
 		bool bad = false;
 		if (!scfg_bool(log, sec, "enabled", true, &bad))
 			continue;
@@ -162,6 +165,8 @@ struct sensors *sensors_new(const cJSON *cfg, void (*report)(void *, const struc
 		s->on[i] = true;
 	}
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(cfg, "state");
+	if (cJSON_IsNull(st))
+		st = NULL;
 	bool bad = false;
 	const char *path = scfg_str(log, st, "file", "", &bad);
 	if (path && strlen(path) < sizeof(s->state_path))
@@ -189,20 +194,26 @@ void sensors_free(struct sensors *s)
 
 /* ---- the message digest ---- */
 
+/* The client end of ev; runs for every message, so no printf. */
 static void addr_of(struct sensor_addr *a, const struct det_event *ev, bool client_is_src)
 {
-	memset(a, 0, sizeof(*a));
 	const uint8_t *ip = client_is_src ? ev->src : ev->dst;
 	const char *str = client_is_src ? ev->src_str : ev->dst_str;
+	a->family = 0;
+	memset(a->a, 0, sizeof(a->a));
 	if ((ev->family == 4 || ev->family == 6) && ip) {
 		a->family = ev->family;
 		memcpy(a->a, ip, ev->family == 4 ? 4 : 16);
 	}
-	snprintf(a->str, sizeof(a->str), "%s", str ? str : "");
-	if (ev->cli_mac) {
-		a->has_mac = true;
+	size_t n = str ? strnlen(str, sizeof(a->str) - 1) : 0;
+	if (n)
+		memcpy(a->str, str, n);
+	a->str[n] = 0;
+	a->has_mac = ev->cli_mac != NULL;
+	if (a->has_mac)
 		memcpy(a->mac, ev->cli_mac, 6);
-	}
+	else
+		memset(a->mac, 0, sizeof(a->mac));
 }
 
 static void run_ticks(struct sensors *s, uint64_t now_us)

@@ -90,7 +90,8 @@ static const cJSON *member(const cJSON *obj, const char *key)
 {
 	if (!obj || !cJSON_IsObject(obj))
 		return NULL;
-	return cJSON_GetObjectItemCaseSensitive(obj, key);
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsNull(n) ? NULL : n; /* "key:" with nothing: the default */
 }
 
 /* The text of a scalar node (YAML scalars are strings; JSON may have numbers). */

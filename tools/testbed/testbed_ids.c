@@ -129,6 +129,8 @@ int tbr_ids_config(const struct tbr *r)
 		"    acl-file: \"%s\"\n"
 		"  inventory:\n"
 		"    file: \"%s\"\n"
+		"  value:\n"
+		"    warmup: 10                  # short runs: judge jumps after 10 readings\n"
 		"  inactivity:\n"
 		"    devices:\n"
 		"      min-timeout: 10s          # the testbed's sensors publish every few seconds\n",

@@ -21,6 +21,7 @@
 
 #include "rules/rules.h"
 #include "sensor/sensor.h"
+#include "util/timefmt.h"
 #include "util/jw.h"
 
 #define IN_SAMPLES_MAX 16            /* gaps kept while learning (min-samples cap) */
@@ -156,36 +157,6 @@ static void in_logf(struct inact *st, const char *fmt, ...)
 		fputs("mqttids: inactivity: further such messages suppressed\n", st->log);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t in_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* Event time as ISO 8601 UTC with microseconds, "2025-01-01T00:00:00.000000Z". */
-static void in_iso(char *buf, size_t cap, uint64_t us)
-{
-	int64_t z = (int64_t)(us / 86400000000ull) + 719468;
-	uint64_t rem = us % 86400000000ull;
-	int64_t era = z / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t y = (int64_t)yoe + era * 400;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	unsigned d = doy - (153 * mp + 2) / 5 + 1;
-	unsigned m = mp < 10 ? mp + 3 : mp - 9;
-	y += m <= 2;
-	unsigned sec = (unsigned)(rem / 1000000u);
-	snprintf(buf, cap, "%04lld-%02u-%02uT%02u:%02u:%02u.%06uZ", (long long)y, m, d, sec / 3600,
-		 sec / 60 % 60, sec % 60, (unsigned)(rem % 1000000u));
-}
-
 static bool in_digits(const char *s, unsigned n, unsigned *out)
 {
 	unsigned v = 0;
@@ -249,7 +220,7 @@ static bool in_parse_iso(const char *s, uint64_t *us)
 	} else {
 		return false;
 	}
-	int64_t t = in_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off_s;
+	int64_t t = timefmt_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off_s;
 	if (t < 0)
 		return false;
 	*us = (uint64_t)t * 1000000u + frac;
@@ -527,7 +498,7 @@ static void in_meta(struct inact *st, const struct in_dev *d, double silent_s)
 	jw_cstr(w, "kind", d->kind == IN_Z2M ? "z2m" : "generic");
 	if (d->seen) {
 		char iso[40];
-		in_iso(iso, sizeof(iso), d->last_seen_us);
+		timefmt_utc(d->last_seen_us, iso, sizeof(iso));
 		jw_cstr(w, "last_seen", iso);
 	} else {
 		jw_raw(w, "last_seen", "null", 4);
@@ -548,7 +519,7 @@ static void in_meta(struct inact *st, const struct in_dev *d, double silent_s)
 			jw_cstr(w, "ieee_address", d->ieee);
 		if (d->bridge_last_seen_us) {
 			char iso[40];
-			in_iso(iso, sizeof(iso), d->bridge_last_seen_us);
+			timefmt_utc(d->bridge_last_seen_us, iso, sizeof(iso));
 			jw_cstr(w, "bridge_last_seen", iso);
 		}
 	}

@@ -16,6 +16,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sensor/sensor_inventory.h"
+#include "util/timefmt.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -25,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "util/file.h"
 #include "util/jw.h"
@@ -382,34 +382,6 @@ static int parse_ip(const char *s, uint8_t *family, uint8_t a[16])
 	return -1;
 }
 
-/* Days since 1970-01-01 of a civil date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* "2024-05-01T10:00:00.123456Z" (UTC, always six decimals). */
-static void fmt_time(char out[32], uint64_t us)
-{
-	time_t s = (time_t)(us / 1000000u);
-	struct tm tm;
-	if (!gmtime_r(&s, &tm)) {
-		snprintf(out, 32, "?");
-		return;
-	}
-	/* The modulos only tell the compiler the widths (the values fit). */
-	snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ",
-		 (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
-		 (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
-		 (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,
-		 (unsigned)(us % 1000000u));
-}
-
 static int digits(const char **p, int n, unsigned *out)
 {
 	unsigned v = 0;
@@ -470,7 +442,7 @@ static int parse_time(const cJSON *n, uint64_t *us)
 	if (*p || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
 	    mi > 59 || s > 60)
 		return -1;
-	int64_t days = days_from_civil(y, mo, d);
+	int64_t days = timefmt_days_from_civil(y, mo, d);
 	*us = ((uint64_t)days * 86400u + h * 3600u + mi * 60u + s) * 1000000u + frac;
 	return 0;
 }
@@ -1350,11 +1322,11 @@ static cJSON *row_json(const struct inv_row *r)
 	if (r->name[0])
 		cJSON_AddStringToObject(o, "name", r->name);
 	if (r->first) {
-		fmt_time(b, r->first);
+		timefmt_utc(r->first, b, sizeof(b));
 		cJSON_AddStringToObject(o, "first_seen", b);
 	}
 	if (r->last) {
-		fmt_time(b, r->last);
+		timefmt_utc(r->last, b, sizeof(b));
 		cJSON_AddStringToObject(o, "last_seen", b);
 	}
 	cJSON_AddBoolToObject(o, "learned", r->learned);
@@ -1514,11 +1486,11 @@ static void row_cols(const struct inv_row *r, bool table, char cols[COL__N][SENS
 			snprintf(d, sizeof(cols[0]), "%s", src[j]);
 	}
 	if (r->first)
-		fmt_time(cols[COL_FIRST], r->first);
+		timefmt_utc(r->first, cols[COL_FIRST], sizeof(cols[0]));
 	else
 		snprintf(cols[COL_FIRST], sizeof(cols[0]), "%s", none);
 	if (r->last)
-		fmt_time(cols[COL_LAST], r->last);
+		timefmt_utc(r->last, cols[COL_LAST], sizeof(cols[0]));
 	else
 		snprintf(cols[COL_LAST], sizeof(cols[0]), "%s", none);
 }
@@ -1544,11 +1516,11 @@ static void write_json_row(struct jw *w, const struct inv_row *r)
 	if (r->name[0])
 		jw_str(w, "name", (const uint8_t *)r->name, strlen(r->name));
 	if (r->first) {
-		fmt_time(b, r->first);
+		timefmt_utc(r->first, b, sizeof(b));
 		jw_cstr(w, "first_seen", b);
 	}
 	if (r->last) {
-		fmt_time(b, r->last);
+		timefmt_utc(r->last, b, sizeof(b));
 		jw_cstr(w, "last_seen", b);
 	}
 	jw_bool(w, "learned", r->learned);
@@ -1622,7 +1594,7 @@ int inventory_write(void *state, FILE *out, const char *format)
 			(unsigned long long)inv->st.refused);
 		if (inv->started && inv->learn_us) {
 			char b[32];
-			fmt_time(b, inv->learn_start + inv->learn_us);
+			timefmt_utc(inv->learn_start + inv->learn_us, b, sizeof(b));
 			fprintf(out, "learning period ends %s\n", b);
 		}
 	}

@@ -85,3 +85,32 @@ size_t timefmt_format_iso(struct timefmt *tf, uint64_t ts_us, char *out,
 	memcpy(out + n - 1, tmp + n - 2, 3);
 	return n + 1;
 }
+
+int64_t timefmt_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+void timefmt_utc(uint64_t us, char *out, size_t cap)
+{
+	/* The inverse of timefmt_days_from_civil (Hinnant's civil_from_days). */
+	int64_t z = (int64_t)(us / 86400000000ull) + 719468;
+	uint64_t rem = us % 86400000000ull;
+	int64_t era = z / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t y = (int64_t)yoe + era * 400;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	unsigned d = doy - (153 * mp + 2) / 5 + 1;
+	unsigned m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	unsigned sec = (unsigned)(rem / 1000000u);
+	snprintf(out, cap, "%04lld-%02u-%02uT%02u:%02u:%02u.%06uZ", (long long)y, m, d,
+		 sec / 3600, sec / 60 % 60, sec % 60, (unsigned)(rem % 1000000u));
+}

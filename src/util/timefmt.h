@@ -29,4 +29,14 @@ size_t timefmt_format(struct timefmt *tf, uint64_t ts_us, char *out,
 size_t timefmt_format_iso(struct timefmt *tf, uint64_t ts_us, char *out,
 			  size_t outsz);
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+int64_t timefmt_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/*
+ * Event time as ISO 8601 UTC with microseconds, with no time-zone work:
+ * "2025-01-01T00:00:00.000000Z" (27 chars + NUL; cut to fit cap). For the
+ * data detectors' metadata and the inventory's files.
+ */
+void timefmt_utc(uint64_t ts_us, char *out, size_t cap);
+
 #endif

@@ -24,6 +24,7 @@
 #include "mqtt/mqtt_types.h"
 #include "net/flow_table.h"
 #include "sensor/sensor.h"
+#include "util/hash.h"
 
 /* Metadata caps per alert (docs/detection.md). */
 #define META_STR_MAX 256     /* bytes of one client id, user, password, topic */
@@ -186,11 +187,7 @@ static void h128_bytes(struct h128 *h, const void *p, size_t len)
 
 static uint32_t hash_bytes(const void *p, size_t len)
 {
-	const uint8_t *s = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ s[i]) * 0x100000001b3ull;
-	h = mix64(h);
+	uint64_t h = mix64(hash_fnv1a(HASH_FNV1A_INIT, p, len));
 	return (uint32_t)(h ^ (h >> 32));
 }
 

@@ -67,11 +67,6 @@ void *sensors_state(struct sensors *s, const char *name)
 	return NULL;
 }
 
-bool sensor_topic_match(const char *filter, const uint8_t *topic, size_t len)
-{
-	return topic_matches(filter, (const char *)topic, len);
-}
-
 size_t sensor_json_str(char *buf, size_t cap, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -171,9 +171,6 @@ const cJSON *scfg_list(const cJSON *obj, const char *key);
 
 /* ---- helpers for detectors ---- */
 
-/* MQTT topic filter match (MQTT 5.0 §4.7), '$' topics not matched by wildcards. */
-bool sensor_topic_match(const char *filter, const uint8_t *topic, size_t len);
-
 /* JSON text of s (with quotes, escaped) into buf; returns its length (cut to fit). */
 size_t sensor_json_str(char *buf, size_t cap, const char *s, size_t len);
 

@@ -15,6 +15,7 @@
  * full. Docs: docs/sensors.md, "Device inventory".
  */
 #define _POSIX_C_SOURCE 200809L
+#include "util/hash.h"
 #include "sensor/sensor_inventory.h"
 #include "util/timefmt.h"
 
@@ -99,17 +100,6 @@ struct inv {
 
 /* ---- keys and hashes ---- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-#define FNV0 0xcbf29ce484222325ull
 
 static size_t addr_len(uint8_t family)
 {
@@ -123,31 +113,31 @@ static bool addr_eq(uint8_t fa, const uint8_t *a, uint8_t fb, const uint8_t *b)
 
 static uint64_t hash_cid(const char *cid)
 {
-	return fnv(FNV0, cid, strlen(cid));
+	return hash_fnv1a(HASH_FNV1A_INIT, cid, strlen(cid));
 }
 
 static uint64_t hash_ip(uint8_t family, const uint8_t *a)
 {
-	return fnv(fnv(FNV0, &family, 1), a, addr_len(family));
+	return hash_fnv1a(hash_fnv1a(HASH_FNV1A_INIT, &family, 1), a, addr_len(family));
 }
 
 static uint64_t hash_mac(const uint8_t *mac)
 {
-	return fnv(FNV0, mac, 6);
+	return hash_fnv1a(HASH_FNV1A_INIT, mac, 6);
 }
 
 static uint64_t hash_tuple(const char *cid, uint8_t family, const uint8_t *a, bool has_mac,
 			   const uint8_t *mac)
 {
 	static const uint8_t sep = 0xff; /* never in a client id's last byte run */
-	uint64_t h = fnv(FNV0, cid, strlen(cid));
-	h = fnv(h, &sep, 1);
-	h = fnv(h, &family, 1);
-	h = fnv(h, a, addr_len(family));
+	uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, cid, strlen(cid));
+	h = hash_fnv1a(h, &sep, 1);
+	h = hash_fnv1a(h, &family, 1);
+	h = hash_fnv1a(h, a, addr_len(family));
 	uint8_t hm = has_mac;
-	h = fnv(h, &hm, 1);
+	h = hash_fnv1a(h, &hm, 1);
 	if (has_mac)
-		h = fnv(h, mac, 6);
+		h = hash_fnv1a(h, mac, 6);
 	return h;
 }
 

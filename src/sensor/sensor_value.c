@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/hash.h"
 #include "sensor/sensor.h"
 #include "sensor/sensor_telemetry.h"
 #include "sensor/sensor_value.h"
@@ -132,23 +133,12 @@ struct val {
 
 /* ---- hashing and the index ---- */
 
-static uint64_t val_fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-#define VAL_FNV0 0xcbf29ce484222325ull
 
 static uint64_t val_key_hash(const char *dev, const char *field)
 {
-	uint64_t h = val_fnv(VAL_FNV0, dev, strlen(dev) + 1);
+	uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, dev, strlen(dev) + 1);
 	if (field)
-		h = val_fnv(h, field, strlen(field) + 1);
+		h = hash_fnv1a(h, field, strlen(field) + 1);
 	return h;
 }
 
@@ -633,9 +623,9 @@ static bool val_addr_same(const struct sensor_addr *a, const struct sensor_addr 
 
 static uint64_t val_offender_hash(const char *cid, const struct sensor_addr *a)
 {
-	uint64_t h = val_fnv(VAL_FNV0, cid, strlen(cid) + 1);
-	h = val_fnv(h, &a->family, 1);
-	return val_fnv(h, a->a, a->family == 4 ? 4 : a->family == 6 ? 16 : 0);
+	uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, cid, strlen(cid) + 1);
+	h = hash_fnv1a(h, &a->family, 1);
+	return hash_fnv1a(h, a->a, a->family == 4 ? 4 : a->family == 6 ? 16 : 0);
 }
 
 static void val_copy_addr(struct sensor_addr *dst, const struct sensor_addr *src)

@@ -41,7 +41,9 @@
 #define VAL_REARM 3            /* normal samples in a row that end an episode */
 #define VAL_LEVEL_N 20         /* level: EWMA over about this many samples ... */
 #define VAL_LEVEL_TAU 600.0    /* ... or this many seconds, whichever is shorter */
-#define VAL_SCALE_N 50         /* scale: EWMA over about this many samples */
+#define VAL_SCALE_N 50         /* scale: EWMA over about this many samples ... */
+#define VAL_SCALE_CLIP 2.0     /* ... of deviations clipped at this many scales (Huber) ... */
+#define VAL_SCALE_CLIP_N 4     /* ... once this many samples are learned */
 #define VAL_GAP_TAU 300.0      /* threshold grows by sqrt(1 + late/this) after a gap */
 #define VAL_JUMP_STEPS 2.5     /* default min-jump, in resolution steps */
 #define VAL_FLOOR_STEPS 0.5    /* scale floor, in resolution steps */
@@ -400,8 +402,20 @@ static void val_learn(struct val_series *x, double v, double dt)
 			x->ival += 0.1 * ((dt < 3 * x->ival ? dt : 3 * x->ival) - x->ival);
 	}
 	x->level += al * dev;
+	/*
+	 * Deviations teach the scale clipped at VAL_SCALE_CLIP scales (never
+	 * less than half a grid step), so a ramp that stays just under the
+	 * threshold (a sensor being heated) cannot widen the scale, and the
+	 * threshold with it, as fast as the ramp climbs: a reading grows the
+	 * scale by at most its learning rate (2 % at full length). For
+	 * Gaussian noise the clipped scale is about 0.73 sigma instead of 0.8.
+	 */
+	double ad = fabs(dev);
+	double cs = x->scale > VAL_FLOOR_STEPS * val_grid(x) ? x->scale : VAL_FLOOR_STEPS * val_grid(x);
+	if (x->n >= VAL_SCALE_CLIP_N && cs > 0 && ad > VAL_SCALE_CLIP * cs)
+		ad = VAL_SCALE_CLIP * cs;
 	if (!late)
-		x->scale += as * (fabs(dev) - x->scale);
+		x->scale += as * (ad - x->scale);
 	if (x->n < 1000000000u)
 		x->n++;
 }

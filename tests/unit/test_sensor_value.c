@@ -582,6 +582,71 @@ static void test_tamper_testbed_values(void **state)
 	det_free(d);
 }
 
+/*
+ * The demo's case (`mqttids demo`, warm-up 10): a DHT11 heated by +8 degC
+ * (tau 8 s) 15 readings after it connects. The ramp climbs about a degree a
+ * reading, so each reading stays just under a threshold that an unclipped
+ * scale widened as fast: the temperature was never reported, and only the
+ * humidity's larger swing caught it. First the readings of a real demo run,
+ * then 40 seeds of the model.
+ */
+static void test_tamper_short_warmup(void **state)
+{
+	(void)state;
+	static const double demo_t[] = { 20, 21, 21, 21, 20, 21, 20, 21, 21, 21, 21, 21, 20, 21,
+					 21, 23, 24, 25, 26, 26, 27, 27, 28, 28, 27 };
+	struct det *d = det_new_cfg("{\"warmup\":\"10\"}");
+	uint64_t t = T0;
+	int at = -1;
+	for (unsigned i = 0; i < sizeof(demo_t) / sizeof(demo_t[0]); i++, t += 2 * US) {
+		send_t(d, t, "nodemcu-livingroom", "nodemcu-livingroom", "127.0.0.12", demo_t[i]);
+		if (at < 0 && d->cap.total)
+			at = (int)i;
+	}
+	assert_int_equal(cap_count(&d->cap, "value_jump", "temperature"), 1);
+	assert_int_equal(d->cap.total, 1);
+	assert_true(at >= 16 && at <= 19); /* by 28 degC: within 4 readings of 24 */
+	det_free(d);
+
+	unsigned worst = 0;
+	for (uint64_t seed = 1; seed <= 40; seed++) {
+		d = det_new_cfg("{\"warmup\":\"10\"}");
+		struct dht m;
+		dht_init(&m, 11, 20 + (double)(seed % 5), 3, 45, seed * 7877);
+		m.fail_p = 0;
+		double t0 = 1700000000.0 + (double)seed * 3600, ts = t0 + 30;
+		m.tamper_delta = 8;
+		m.tamper_start = ts;
+		m.tamper_end = ts + 20;
+		unsigned first = 0;
+		for (double x = t0; x < ts + 40; x += 2) {
+			double tv, hv;
+			dht_read(&m, x, &tv, &hv);
+			send_th(d, (uint64_t)(x * 1e6), "nodemcu-livingroom", "127.0.0.12", tv, hv);
+			if (x < ts)
+				assert_int_equal(d->cap.total, 0);
+			else if (!first && cap_count(&d->cap, "value_jump", "temperature"))
+				first = (unsigned)((x - ts) / 2) + 1;
+		}
+		if (!first)
+			cap_dump(&d->cap, 10);
+		assert_true(first > 0);
+		assert_int_equal(cap_count(&d->cap, "value_jump", "temperature"), 1);
+		worst = first > worst ? first : worst;
+		det_free(d);
+	}
+	/*
+	 * A 10-reading warm-up leaves the scale between half a degree (the
+	 * floor) and about 0.75: a threshold of 3 to 4.5 degC, which the ramp
+	 * (+1.8, +3.2, +4.2, +5.1, +5.7 ... degC) passes by its 3rd to 5th
+	 * reading; three suspects in a row confirm it. By the 8th reading the
+	 * ramp is at +7 degC, 4 s before the tamper ends.
+	 */
+	assert_true(worst <= 8);
+	print_message("tamper +8 degC after a 10-reading warm-up (DHT11, 2 s): temperature "
+		      "reported by reading %u of the ramp at worst, in 40 of 40 runs\n", worst);
+}
+
 /* ---- (3) the smallest step detected at the defaults ---- */
 
 /*
@@ -1292,6 +1357,7 @@ int main(void)
 		cmocka_unit_test(test_benign_day),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_tamper_testbed_values),
+		cmocka_unit_test(test_tamper_short_warmup),
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_range),
 		cmocka_unit_test(test_rate),

@@ -16,6 +16,7 @@ set(MQTTIDS_FUZZ_TARGETS
   keys
   sensors
   inventory
+  telemetry
 )
 set(MQTTIDS_FUZZ_LIBS_scenario mqttids_testbed)
 set(MQTTIDS_FUZZ_LIBS_payload mqttids_testbed)

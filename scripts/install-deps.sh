@@ -6,7 +6,7 @@
 set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config
-      libpcap-dev libyaml-dev libcjson-dev libcmocka-dev libssl-dev libmosquitto-dev
+      libpcap-dev libyaml-dev libcjson-dev libjsmn-dev libcmocka-dev libssl-dev libmosquitto-dev
       libsqlite3-dev sqlite3
       mosquitto mosquitto-clients tshark tcpdump python3 iproute2 procps ca-certificates)
 [[ ${1:-} == --ci ]] && PKGS+=(clang llvm libclang-rt-14-dev)

@@ -1,7 +1,8 @@
 /*
  * sensor.c - the host of the data detectors: the explicit registry, one
  * digest per MQTT message (session strings, client address, telemetry
- * extracted once, the payload parsed as JSON at most once), the clock, and
+ * extracted once, through jsmn tokens or else cJSON, the payload parsed
+ * by cJSON at most once), the clock, and
  * the state file that carries baselines, inventory and learned intervals
  * across restarts (docs/sensors.md).
  */
@@ -39,6 +40,7 @@ struct sensors {
 	struct sensor_env env;
 	struct tm_cfg tm;
 	struct tm_arena *arena;
+	struct tm_scan *scan;
 	void *state[N_DETECTORS];
 	bool on[N_DETECTORS];
 	uint64_t last_tick_us;
@@ -50,7 +52,7 @@ struct sensors {
 	char state_path[512];
 	uint64_t save_every_us, next_save_us;
 	struct tm_result tmr;
-	uint64_t n_msgs, n_telemetry, n_bad_payloads;
+	uint64_t n_msgs, n_telemetry, n_bad_payloads, n_slow_payloads;
 };
 
 const struct sensor_detector *const *sensors_registry(size_t *n)
@@ -142,7 +144,8 @@ struct sensors *sensors_new(const cJSON *cfg, void (*report)(void *, const struc
 		goto fail;
 	/* cJSON nodes are ~64 bytes: 16 per payload byte covers any document that fits max-payload. */
 	s->arena = tm_arena_new((size_t)s->tm.max_payload * 16 + 65536);
-	if (!s->arena)
+	s->scan = tm_scan_new(s->tm.max_payload);
+	if (!s->arena || !s->scan)
 		goto fail;
 	for (size_t i = 0; i < N_DETECTORS; i++) {
 		const cJSON *sec = cJSON_GetObjectItemCaseSensitive(cfg, registry[i]->name);
@@ -184,6 +187,7 @@ void sensors_free(struct sensors *s)
 		if (s->on[i] && registry[i]->free)
 			registry[i]->free(s->state[i]);
 	tm_arena_free(s->arena);
+	tm_scan_free(s->scan);
 	free(s);
 }
 
@@ -252,11 +256,15 @@ void sensors_event(struct sensors *s, const struct det_event *ev)
 		int ent = tm_match(&s->tm, m.topic.p, m.topic.len);
 		if (ent >= 0) {
 			const struct tm_entry *e = &s->tm.e[ent];
-			const cJSON *json = NULL;
-			if (e->format != TM_FMT_NUMBER)
-				json = sensor_msg_json(&m);
-			tm_extract(&s->tm, ent, m.client_id, m.topic.p, m.topic.len,
-				   m.payload.p, m.payload.len, json, &s->tmr);
+			if (!tm_extract_fast(&s->tm, ent, m.client_id, m.topic.p, m.topic.len,
+					     m.payload.p, m.payload.len, s->scan, &s->tmr)) {
+				const cJSON *json = NULL;
+				if (e->format != TM_FMT_NUMBER)
+					json = sensor_msg_json(&m);
+				tm_extract(&s->tm, ent, m.client_id, m.topic.p, m.topic.len,
+					   m.payload.p, m.payload.len, json, &s->tmr);
+				s->n_slow_payloads++;
+			}
 			m.tm = &s->tmr;
 			s->n_telemetry++;
 			if (s->tmr.bad)

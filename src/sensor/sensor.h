@@ -64,7 +64,6 @@ struct tm_result {
 	 */
 	bool bad;
 	char error[96];
-	const cJSON *json;        /* the parsed payload, NULL when not JSON */
 };
 
 /* The digest of one MQTT message that every detector sees. */

@@ -27,6 +27,7 @@
 #include "rules/rules.h"
 #include "sensor/sensor.h"
 #include "sensor/sensor_acl.h"
+#include "util/hash.h"
 #include "util/jw.h"
 
 #define AUTHZ_MAX_POLICIES 1024
@@ -38,6 +39,8 @@
 #define AUTHZ_PEND_FILTERS 16
 #define AUTHZ_PEND_BUF 512
 #define AUTHZ_SOURCE_MAX 600
+#define AUTHZ_MEMO 1024             /* publish decisions remembered (direct-mapped) */
+#define AUTHZ_MEMO_KEY 256          /* longer identities and topics are decided afresh */
 
 struct authz_cidr {
 	uint8_t family, bits;
@@ -87,6 +90,8 @@ struct authz {
 	const char **g;
 	size_t *gl, *pos;
 	size_t n_filters;
+	/* publish decisions by (client id, user, address, topic) */
+	struct authz_memo *memo;
 	/* pending requests */
 	struct authz_pending *pend;
 	uint32_t n_pend;
@@ -288,6 +293,8 @@ static void policy_free(struct authz_policy *p)
 	free(p->sub);
 }
 
+static struct authz_memo *memo_new(void);
+
 static void authz_free(void *state)
 {
 	struct authz *z = state;
@@ -297,6 +304,7 @@ static void authz_free(void *state)
 	for (uint32_t i = 0; i < z->n_pol; i++)
 		policy_free(&z->pol[i]);
 	free(z->pol);
+	free(z->memo);
 	free(z->gbuf);
 	free((void *)z->g);
 	free(z->gl);
@@ -425,7 +433,8 @@ static int authz_init(const struct sensor_env *env, const cJSON *cfg, void **sta
 				policy_free(&z->pol[z->n_pol]);
 		}
 	}
-	if (size_scratch(z) < 0) {
+	z->memo = memo_new();
+	if (!z->memo || size_scratch(z) < 0) {
 		if (log)
 			fprintf(log, "authz: out of memory\n");
 		goto fail;
@@ -548,8 +557,71 @@ struct decision {
 	struct sacl_verdict v;       /* when acl */
 };
 
+/*
+ * A remembered publish decision. The policies and the ACL do not change
+ * while running, so the same client publishing to the same topic gets the
+ * same answer: sensors publish to one topic over and over. The whole key
+ * is kept and compared, not only its hash.
+ */
+struct authz_memo {
+	bool used, matched;
+	uint16_t key_len;
+	struct decision d;
+	char key[AUTHZ_MEMO_KEY];
+};
+
+static struct authz_memo *memo_new(void)
+{
+	return calloc(AUTHZ_MEMO, sizeof(struct authz_memo));
+}
+
+/* The memo key of w and t into key; 0 when it does not fit. */
+static size_t memo_key(char *key, const struct who *w, const char *t, size_t n)
+{
+	size_t cl = strlen(w->cid), ul = strlen(w->user);
+	size_t need = cl + 1 + ul + 1 + 1 + sizeof(w->addr->a) + n;
+	if (need > AUTHZ_MEMO_KEY)
+		return 0;
+	char *k = key;
+	memcpy(k, w->cid, cl + 1);
+	k += cl + 1;
+	memcpy(k, w->user, ul + 1);
+	k += ul + 1;
+	*k++ = (char)w->addr->family;
+	memcpy(k, w->addr->a, sizeof(w->addr->a));
+	k += sizeof(w->addr->a);
+	memcpy(k, t, n);
+	return need;
+}
+
+static void decide_fresh(struct authz *z, struct who *w, enum sacl_access acc, const char *t,
+			 size_t n, struct decision *d);
+
 static void decide(struct authz *z, struct who *w, enum sacl_access acc, const char *t,
 		   size_t n, struct decision *d)
+{
+	char key[AUTHZ_MEMO_KEY];
+	size_t kl = acc == SACL_WRITE ? memo_key(key, w, t, n) : 0;
+	if (!kl) {
+		decide_fresh(z, w, acc, t, n, d);
+		return;
+	}
+	struct authz_memo *e = &z->memo[hash_fnv1a(HASH_FNV1A_INIT, key, kl) % AUTHZ_MEMO];
+	if (e->used && e->key_len == kl && !memcmp(e->key, key, kl)) {
+		*d = e->d;
+		w->matched = e->matched;
+		return;
+	}
+	decide_fresh(z, w, acc, t, n, d);
+	e->used = true;
+	e->matched = w->matched;
+	e->key_len = (uint16_t)kl;
+	e->d = *d;
+	memcpy(e->key, key, kl);
+}
+
+static void decide_fresh(struct authz *z, struct who *w, enum sacl_access acc, const char *t,
+			 size_t n, struct decision *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->v.why = SACL_WHY_NO_GRANT;

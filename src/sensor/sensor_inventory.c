@@ -585,11 +585,13 @@ static bool learning(const struct inv *inv, uint64_t ts)
 }
 
 /* A bounded, NUL-free copy of a wire string (cut at the first NUL). */
+/* p[0..n) up to its first NUL, cut to fit dst[cap]. */
 static void copy_slice(char *dst, size_t cap, const uint8_t *p, size_t n)
 {
-	size_t k = 0;
-	while (p && k < n && k + 1 < cap && p[k])
-		k++;
+	size_t k = p ? (n < cap - 1 ? n : cap - 1) : 0;
+	const uint8_t *z = k ? memchr(p, 0, k) : NULL;
+	if (z)
+		k = (size_t)(z - p);
 	if (k)
 		memcpy(dst, p, k);
 	dst[k] = 0;
@@ -597,7 +599,10 @@ static void copy_slice(char *dst, size_t cap, const uint8_t *p, size_t n)
 
 static void copy_str(char *dst, size_t cap, const char *s)
 {
-	copy_slice(dst, cap, (const uint8_t *)s, s ? strlen(s) : 0);
+	size_t k = s ? strnlen(s, cap - 1) : 0;
+	if (k)
+		memcpy(dst, s, k);
+	dst[k] = 0;
 }
 
 /* Whether row r agrees with everything o says (what o lacks matches anything). */

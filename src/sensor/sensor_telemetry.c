@@ -1,8 +1,17 @@
 /*
  * sensor_telemetry.c - the telemetry extractor: which topics carry readings
  * (MQTT topic filters, MQTT 5.0 §4.7), the device each reading belongs to,
- * and its numeric fields, from JSON payloads (cJSON, parsed into an arena
- * so that nothing is allocated per message) or plain numeric payloads.
+ * and its numeric fields, from JSON payloads or plain numeric payloads.
+ *
+ * JSON is read two ways that give the same result. The fast path (the
+ * "scan") tokenizes the payload with jsmn into a preallocated token array,
+ * checks the grammar jsmn leaves lax (RFC 8259 §2-§7: separators, literals,
+ * number syntax, no control bytes in strings, one value with only white
+ * space around it) and reads the configured paths off the tokens. Whatever
+ * it does not accept, and any escaped key or string it would need to
+ * decode, goes to the slow path: cJSON, parsed into an arena so that
+ * nothing is allocated per message either. fuzz_telemetry checks that the
+ * two agree whenever the fast path answers.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sensor/sensor_telemetry.h"
@@ -15,6 +24,11 @@
 #include <strings.h>
 
 #include "rules/rules.h"
+
+#define JSMN_STATIC
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS
+#include <jsmn.h>
 
 /* ---- the arena behind cJSON ---- */
 
@@ -314,35 +328,371 @@ int tm_match(const struct tm_cfg *c, const uint8_t *topic, size_t len)
 	return -1;
 }
 
-/* ---- extraction ---- */
+/* ---- the fast path: jsmn tokens and the grammar jsmn does not check ---- */
 
-const cJSON *tm_json_path(const cJSON *json, const char *path)
+#define SCAN_DEPTH 64          /* deeper documents go to cJSON (nesting limit 1000) */
+#define SCAN_NUM_MAX 63        /* cJSON reads at most 63 bytes of a number */
+
+struct tm_scan {
+	uint32_t cap;              /* tokens */
+	jsmntok_t *tok;
+	int32_t *next;             /* the token after token i and everything under it */
+	uint8_t *esc;              /* string token i holds a backslash escape */
+	int n;
+	const char *js;
+	size_t len;
+};
+
+struct tm_scan *tm_scan_new(uint32_t max_payload)
 {
-	const cJSON *cur = json;
+	struct tm_scan *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	/* A token takes two bytes at least ("1," or "[]"): half the payload plus the root. */
+	s->cap = max_payload / 2 + 2;
+	s->tok = calloc(s->cap, sizeof(*s->tok));
+	s->next = calloc(s->cap, sizeof(*s->next));
+	s->esc = calloc(s->cap, sizeof(*s->esc));
+	if (!s->tok || !s->next || !s->esc) {
+		tm_scan_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void tm_scan_free(struct tm_scan *s)
+{
+	if (!s)
+		return;
+	free(s->tok);
+	free(s->next);
+	free(s->esc);
+	free(s);
+}
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The bytes of a token as written: a string with its quotes. */
+static size_t raw_start(const jsmntok_t *t)
+{
+	return (size_t)t->start - (t->type == JSMN_STRING);
+}
+
+static size_t raw_end(const jsmntok_t *t)
+{
+	return (size_t)t->end + (t->type == JSMN_STRING);
+}
+
+/* js[a..b) is white space around exactly one sep (none when sep is 0). */
+static bool gap_ok(const char *js, size_t a, size_t b, char sep)
+{
+	if (a > b)
+		return false;
+	bool seen = sep == 0;
+	for (size_t i = a; i < b; i++) {
+		if (is_ws(js[i]))
+			continue;
+		if (!seen && js[i] == sep) {
+			seen = true;
+			continue;
+		}
+		return false;
+	}
+	return seen;
+}
+
+static bool digits(const char *p, size_t n, size_t *i)
+{
+	size_t s = *i;
+	while (*i < n && p[*i] >= '0' && p[*i] <= '9')
+		(*i)++;
+	return *i > s;
+}
+
+/* RFC 8259 §6: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool number_ok(const char *p, size_t n)
+{
+	size_t i = 0;
+	if (n > SCAN_NUM_MAX)
+		return false;
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0')
+		i++;
+	else if (!digits(p, n, &i))
+		return false;
+	if (i < n && p[i] == '.') {
+		i++;
+		if (!digits(p, n, &i))
+			return false;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		if (!digits(p, n, &i))
+			return false;
+	}
+	return i == n;
+}
+
+static bool primitive_ok(const char *p, size_t n)
+{
+	if (p[0] == 't')
+		return n == 4 && !memcmp(p, "true", 4);
+	if (p[0] == 'f')
+		return n == 5 && !memcmp(p, "false", 5);
+	if (p[0] == 'n')
+		return n == 4 && !memcmp(p, "null", 4);
+	return number_ok(p, n);
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/*
+ * No raw control bytes (RFC 8259 §7), and no \u escape of a UTF-16
+ * surrogate: cJSON refuses the unpaired ones, so all of them go to it.
+ * jsmn has checked the escapes themselves. *esc: p holds an escape.
+ */
+static bool string_ok(const char *p, size_t n, uint8_t *esc)
+{
+	*esc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)p[i] < 0x20)
+			return false;
+		if (p[i] != '\\' || i + 1 >= n)
+			continue;
+		*esc = 1;
+		i++;
+		if (p[i] == 'u' && i + 4 < n && (p[i + 1] == 'd' || p[i + 1] == 'D') &&
+		    hexval(p[i + 2]) >= 8)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Checks token i and its children against the grammar; returns the index
+ * after them, or -1. Offsets are checked too: the tokens come from jsmn
+ * run on untrusted bytes.
+ */
+static int scan_check(struct tm_scan *s, int i, int depth)
+{
+	if (i < 0 || i >= s->n || depth > SCAN_DEPTH)
+		return -1;
+	const jsmntok_t *t = &s->tok[i];
+	if (t->start < 0 || t->end < t->start || (size_t)t->end > s->len || t->size < 0 ||
+	    (t->type == JSMN_STRING && (t->start < 1 || (size_t)t->end >= s->len)))
+		return -1;
+	const char *p = s->js + t->start;
+	size_t n = (size_t)(t->end - t->start);
+	int j = i + 1;
+	switch (t->type) {
+	case JSMN_STRING:
+		if (t->size != 0 || !string_ok(p, n, &s->esc[i]))
+			return -1;
+		break;
+	case JSMN_PRIMITIVE:
+		if (n == 0 || t->size != 0 || !primitive_ok(p, n))
+			return -1;
+		break;
+	case JSMN_OBJECT:
+	case JSMN_ARRAY: {
+		bool obj = t->type == JSMN_OBJECT;
+		if (n < 2 || p[n - 1] != (obj ? '}' : ']'))
+			return -1;
+		size_t pos = (size_t)t->start + 1;
+		for (int k = 0; k < t->size; k++) {
+			if (j >= s->n)
+				return -1;
+			if (obj) {
+				const jsmntok_t *key = &s->tok[j];
+				if (key->type != JSMN_STRING || key->size != 1 || key->start < 1 ||
+				    key->end < key->start || (size_t)key->end >= s->len ||
+				    !string_ok(s->js + key->start, (size_t)(key->end - key->start),
+					       &s->esc[j]) ||
+				    !gap_ok(s->js, pos, raw_start(key), k ? ',' : 0) || j + 1 >= s->n ||
+				    !gap_ok(s->js, raw_end(key), raw_start(&s->tok[j + 1]), ':'))
+					return -1;
+				s->next[j] = -1; /* keys are walked through their values */
+				j++;
+			} else if (!gap_ok(s->js, pos, raw_start(&s->tok[j]), k ? ',' : 0)) {
+				return -1;
+			}
+			int v = j;
+			j = scan_check(s, v, depth + 1);
+			if (j < 0)
+				return -1;
+			pos = raw_end(&s->tok[v]);
+		}
+		if (!gap_ok(s->js, pos, (size_t)t->end - 1, 0))
+			return -1;
+		break;
+	}
+	default:
+		return -1;
+	}
+	s->next[i] = j;
+	return j;
+}
+
+/* Tokenizes and checks p[0..n); false: not for the fast path. */
+static bool scan_parse(struct tm_scan *s, const uint8_t *p, size_t n)
+{
+	s->n = 0;
+	s->js = (const char *)p;
+	s->len = n;
+	if (!s->tok || n == 0 || n > (size_t)INT32_MAX)
+		return false;
+	jsmn_parser jp;
+	jsmn_init(&jp);
+	int r = jsmn_parse(&jp, s->js, n, s->tok, s->cap);
+	if (r < 1 || (unsigned)r > s->cap || jp.pos != n)
+		return false; /* an error, too many tokens, or a NUL byte stopped it */
+	s->n = r;
+	return gap_ok(s->js, 0, raw_start(&s->tok[0]), 0) && scan_check(s, 0, 0) == r &&
+	       gap_ok(s->js, raw_end(&s->tok[0]), n, 0);
+}
+
+/* A number token's value, as strtod (and so cJSON) reads it. */
+static double scan_number(const char *p, size_t n)
+{
+	/*
+	 * Up to 15 digits and no exponent: the integer of the digits and a
+	 * power of ten are exact doubles and one IEEE division rounds their
+	 * quotient correctly, which is what strtod returns.
+	 */
+	static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+					1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+	size_t i = 0;
+	bool neg = p[0] == '-';
+	i += neg;
+	uint64_t m = 0;
+	unsigned nd = 0, frac = 0;
+	bool dot = false;
+	for (; i < n; i++) {
+		char c = p[i];
+		if (c == '.' && !dot) {
+			dot = true;
+			continue;
+		}
+		if (c < '0' || c > '9' || ++nd > 15)
+			break;
+		m = m * 10 + (uint64_t)(c - '0');
+		frac += dot;
+	}
+	if (i == n) {
+		double v = (double)m / pow10[frac];
+		return neg ? -v : v;
+	}
+	char buf[SCAN_NUM_MAX + 1];
+	memcpy(buf, p, n); /* n <= SCAN_NUM_MAX: number_ok */
+	buf[n] = 0;
+	return strtod(buf, NULL);
+}
+
+/* ---- extraction over either tree ---- */
+
+/* A node of the parsed payload: a cJSON item or a token of the scan. */
+struct tm_doc {
+	const cJSON *json;         /* the slow path, or ... */
+	const struct tm_scan *sc;  /* ... the fast path */
+};
+
+struct tm_node {
+	const cJSON *j;
+	int t;                     /* token index; -1: none */
+};
+
+enum { FOUND = 1, MISSING = 0, NEED_CJSON = -1 };
+
+static bool node_none(const struct tm_doc *d, const struct tm_node *x)
+{
+	return d->sc ? x->t < 0 : x->j == NULL;
+}
+
+/* An object's member by key, on the tokens (the first one, as cJSON). */
+static int scan_member(const struct tm_scan *s, int obj, const char *key, size_t kn, int *out)
+{
+	int j = obj + 1;
+	for (int k = 0; k < s->tok[obj].size; k++) {
+		const jsmntok_t *kt = &s->tok[j];
+		const char *kp = s->js + kt->start;
+		size_t n = (size_t)(kt->end - kt->start);
+		if (s->esc[j])
+			return NEED_CJSON; /* it might decode to key */
+		if (n == kn && !memcmp(kp, key, kn)) {
+			*out = j + 1;
+			return FOUND;
+		}
+		j = s->next[j + 1];
+	}
+	return MISSING;
+}
+
+/* The member at a dotted path ("a.b.0"; "" is the whole payload). */
+static int doc_path(const struct tm_doc *d, const char *path, struct tm_node *out)
+{
+	struct tm_node cur = { d->json, d->sc ? 0 : -1 };
 	const char *p = path;
 	char part[TM_PATH_MAX];
-	while (cur && *p) {
+	while (!node_none(d, &cur) && *p) {
 		const char *dot = strchr(p, '.');
 		size_t n = dot ? (size_t)(dot - p) : strlen(p);
 		if (n == 0 || n >= sizeof(part))
-			return NULL;
-		memcpy(part, p, n);
-		part[n] = 0;
-		if (cJSON_IsArray(cur)) {
-			char *end;
-			long idx = strtol(part, &end, 10);
-			cur = (*end || idx < 0) ? NULL : cJSON_GetArrayItem(cur, (int)idx);
-		} else if (cJSON_IsObject(cur)) {
-			cur = cJSON_GetObjectItemCaseSensitive(cur, part);
+			return MISSING;
+		const jsmntok_t *t = d->sc ? &d->sc->tok[cur.t] : NULL;
+		if (!t || t->type == JSMN_ARRAY) { /* object keys are compared in place */
+			memcpy(part, p, n);
+			part[n] = 0;
+		}
+		if (!d->sc) {
+			if (cJSON_IsArray(cur.j)) {
+				char *end;
+				long idx = strtol(part, &end, 10);
+				cur.j = (*end || idx < 0) ? NULL : cJSON_GetArrayItem(cur.j, (int)idx);
+			} else if (cJSON_IsObject(cur.j)) {
+				cur.j = cJSON_GetObjectItemCaseSensitive(cur.j, part);
+			} else {
+				cur.j = NULL;
+			}
 		} else {
-			cur = NULL;
+			if (t->type == JSMN_ARRAY) {
+				char *end;
+				long idx = strtol(part, &end, 10);
+				int ii = (int)idx; /* as the slow path hands it to cJSON */
+				if (*end || idx < 0 || ii < 0 || ii >= t->size) {
+					cur.t = -1;
+				} else {
+					int j = cur.t + 1;
+					for (int k = 0; k < ii; k++)
+						j = d->sc->next[j];
+					cur.t = j;
+				}
+			} else if (t->type == JSMN_OBJECT) {
+				int at = -1;
+				int rc = scan_member(d->sc, cur.t, p, n, &at);
+				if (rc == NEED_CJSON)
+					return NEED_CJSON;
+				cur.t = at;
+			} else {
+				cur.t = -1;
+			}
 		}
 		p = dot ? dot + 1 : p + n;
 	}
-	return cur;
+	*out = cur;
+	return node_none(d, &cur) ? MISSING : FOUND;
 }
 
-enum num_result { NUM_OK, NUM_FAILED_READ, NUM_BAD };
+enum num_result { NUM_OK, NUM_FAILED_READ, NUM_BAD, NUM_NEED_CJSON };
 
 /*
  * A number from text: the whole of s[0..n) after trimming. "nan", "null"
@@ -380,20 +730,40 @@ static enum num_result text_number(const char *s, size_t n, double *out)
 	return NUM_OK;
 }
 
-static enum num_result json_number(const cJSON *v, double *out)
+static enum num_result double_result(double v, double *out)
 {
-	if (cJSON_IsNumber(v)) {
-		if (isnan(v->valuedouble))
-			return NUM_FAILED_READ;
-		if (!isfinite(v->valuedouble))
-			return NUM_BAD;
-		*out = v->valuedouble;
-		return NUM_OK;
-	}
-	if (cJSON_IsNull(v))
+	if (isnan(v))
 		return NUM_FAILED_READ;
-	if (cJSON_IsString(v))
-		return text_number(v->valuestring, strlen(v->valuestring), out);
+	if (!isfinite(v))
+		return NUM_BAD;
+	*out = v;
+	return NUM_OK;
+}
+
+static enum num_result node_number(const struct tm_doc *d, const struct tm_node *x, double *out)
+{
+	if (!d->sc) {
+		const cJSON *v = x->j;
+		if (cJSON_IsNumber(v))
+			return double_result(v->valuedouble, out);
+		if (cJSON_IsNull(v))
+			return NUM_FAILED_READ;
+		if (cJSON_IsString(v))
+			return text_number(v->valuestring, strlen(v->valuestring), out);
+		return NUM_BAD;
+	}
+	const jsmntok_t *t = &d->sc->tok[x->t];
+	const char *p = d->sc->js + t->start;
+	size_t n = (size_t)(t->end - t->start);
+	if (t->type == JSMN_PRIMITIVE) {
+		if (p[0] == 'n')
+			return NUM_FAILED_READ;
+		if (p[0] == 't' || p[0] == 'f')
+			return NUM_BAD;
+		return double_result(scan_number(p, n), out);
+	}
+	if (t->type == JSMN_STRING)
+		return d->sc->esc[x->t] ? NUM_NEED_CJSON : text_number(p, n, out);
 	return NUM_BAD;
 }
 
@@ -427,31 +797,71 @@ static void copy_id(char *dst, const void *src, size_t n)
 static void device_from_topic(const uint8_t *topic, size_t len, uint32_t level,
 			      char *out)
 {
-	uint32_t cur = 1;
 	size_t start = 0;
-	for (size_t i = 0; i <= len; i++) {
-		if (i == len || topic[i] == '/') {
-			if (cur == level) {
-				copy_id(out, topic + start, i - start);
-				return;
-			}
-			cur++;
-			start = i + 1;
+	for (uint32_t cur = 1;; cur++) {
+		const uint8_t *sl = start < len ? memchr(topic + start, '/', len - start) : NULL;
+		size_t end = sl ? (size_t)(sl - topic) : len;
+		if (cur == level) {
+			copy_id(out, topic + start, end - start);
+			return;
 		}
+		if (!sl)
+			break;
+		start = end + 1;
 	}
 	out[0] = 0;
 }
 
-void tm_extract(const struct tm_cfg *c, int entry, const char *client_id,
-		const uint8_t *topic, size_t topic_len, const uint8_t *payload,
-		size_t payload_len, const cJSON *json, struct tm_result *r)
+/* The device named by a payload field; false: the field is not usable. */
+static int doc_device(const struct tm_doc *d, const char *path, char *out)
 {
-	memset(r, 0, sizeof(*r));
+	struct tm_node x;
+	int rc = doc_path(d, path, &x);
+	if (rc != FOUND)
+		return rc;
+	if (!d->sc) {
+		if (cJSON_IsString(x.j)) {
+			copy_id(out, x.j->valuestring, strlen(x.j->valuestring));
+			return FOUND;
+		}
+		if (cJSON_IsNumber(x.j)) {
+			snprintf(out, SENSOR_ID_MAX + 1, "%.17g", x.j->valuedouble);
+			return FOUND;
+		}
+		return MISSING;
+	}
+	const jsmntok_t *t = &d->sc->tok[x.t];
+	const char *p = d->sc->js + t->start;
+	size_t n = (size_t)(t->end - t->start);
+	if (t->type == JSMN_STRING) {
+		if (d->sc->esc[x.t])
+			return NEED_CJSON;
+		copy_id(out, p, n);
+		return FOUND;
+	}
+	if (t->type == JSMN_PRIMITIVE && p[0] != 't' && p[0] != 'f' && p[0] != 'n') {
+		snprintf(out, SENSOR_ID_MAX + 1, "%.17g", scan_number(p, n));
+		return FOUND;
+	}
+	return MISSING;
+}
+
+/*
+ * The extraction itself; d is NULL when the payload is not JSON. Returns
+ * false only on the fast path, when it met something cJSON must decide.
+ */
+static bool extract(const struct tm_cfg *c, int entry, const char *client_id,
+		    const uint8_t *topic, size_t topic_len, const uint8_t *payload,
+		    size_t payload_len, const struct tm_doc *d, struct tm_result *r)
+{
+	/* All but the values array: its used slots are written below. */
+	memset(r, 0, offsetof(struct tm_result, v));
+	r->bad = false;
+	r->error[0] = 0;
 	r->entry = entry;
 	if (entry < 0 || (uint32_t)entry >= c->n)
-		return;
+		return true;
 	const struct tm_entry *e = &c->e[entry];
-	r->json = json;
 
 	switch (e->dev_from) {
 	case TM_DEV_CLIENT_ID:
@@ -462,12 +872,10 @@ void tm_extract(const struct tm_cfg *c, int entry, const char *client_id,
 		device_from_topic(topic, topic_len, e->dev_level, r->device);
 		break;
 	case TM_DEV_FIELD: {
-		const cJSON *d = json ? tm_json_path(json, e->dev_path) : NULL;
-		if (cJSON_IsString(d)) {
-			copy_id(r->device, d->valuestring, strlen(d->valuestring));
-		} else if (cJSON_IsNumber(d)) {
-			snprintf(r->device, sizeof(r->device), "%.17g", d->valuedouble);
-		} else {
+		int rc = d ? doc_device(d, e->dev_path, r->device) : MISSING;
+		if (rc == NEED_CJSON)
+			return false;
+		if (rc != FOUND) {
 			/* Fall back on the sender: a reading is never unowned. */
 			copy_id(r->device, client_id ? client_id : "",
 				client_id ? strlen(client_id) : 0);
@@ -479,17 +887,14 @@ void tm_extract(const struct tm_cfg *c, int entry, const char *client_id,
 
 	if (payload_len > c->max_payload) {
 		set_error(r, "payload larger than telemetry.max-payload", NULL, NULL);
-		return;
+		return true;
 	}
-	bool want_json = e->format == TM_FMT_JSON ||
-			 (e->format == TM_FMT_AUTO && payload_len &&
-			  (payload[0] == '{' || payload[0] == '['));
-	if (!want_json) {
+	if (!tm_wants_json(e, payload, payload_len)) {
 		double v;
 		enum num_result nr = text_number((const char *)payload, payload_len, &v);
 		if (nr == NUM_BAD) {
 			set_error(r, "payload is not a number", NULL, NULL);
-			return;
+			return true;
 		}
 		if (nr == NUM_OK) {
 			r->v[0].field = 0;
@@ -497,22 +902,27 @@ void tm_extract(const struct tm_cfg *c, int entry, const char *client_id,
 			r->v[0].v = v;
 			r->n = 1;
 		}
-		return;
+		return true;
 	}
-	if (!json) {
+	if (!d) {
 		set_error(r, "payload is not JSON (or too complex)", NULL, NULL);
-		return;
+		return true;
 	}
 	for (uint32_t i = 0; i < e->n_fields && r->n < SENSOR_MAX_VALUES; i++) {
 		const struct tm_field *f = &e->fields[i];
-		const cJSON *v = tm_json_path(json, f->path);
-		if (!v) {
+		struct tm_node x;
+		int rc = doc_path(d, f->path, &x);
+		if (rc == NEED_CJSON)
+			return false;
+		if (rc != FOUND) {
 			if (f->required)
 				set_error(r, "field", f->name, "missing");
 			continue;
 		}
-		double x;
-		enum num_result nr = json_number(v, &x);
+		double v;
+		enum num_result nr = node_number(d, &x, &v);
+		if (nr == NUM_NEED_CJSON)
+			return false;
 		if (nr == NUM_BAD) {
 			set_error(r, "field", f->name, "is not a number");
 			continue;
@@ -521,7 +931,49 @@ void tm_extract(const struct tm_cfg *c, int entry, const char *client_id,
 			continue; /* a failed read: no sample, no alert */
 		r->v[r->n].field = i;
 		r->v[r->n].name = f->name;
-		r->v[r->n].v = x;
+		r->v[r->n].v = v;
 		r->n++;
 	}
+	return true;
+}
+
+bool tm_wants_json(const struct tm_entry *e, const uint8_t *payload, size_t len)
+{
+	return e->format == TM_FMT_JSON ||
+	       (e->format == TM_FMT_AUTO && len && (payload[0] == '{' || payload[0] == '['));
+}
+
+const cJSON *tm_json_path(const cJSON *json, const char *path)
+{
+	struct tm_doc d = { json, NULL };
+	struct tm_node x = { NULL, -1 };
+	return json && doc_path(&d, path, &x) == FOUND ? x.j : NULL;
+}
+
+void tm_extract(const struct tm_cfg *c, int entry, const char *client_id,
+		const uint8_t *topic, size_t topic_len, const uint8_t *payload,
+		size_t payload_len, const cJSON *json, struct tm_result *r)
+{
+	struct tm_doc d = { json, NULL };
+	extract(c, entry, client_id, topic, topic_len, payload, payload_len,
+		json ? &d : NULL, r);
+}
+
+bool tm_extract_fast(const struct tm_cfg *c, int entry, const char *client_id,
+		     const uint8_t *topic, size_t topic_len, const uint8_t *payload,
+		     size_t payload_len, struct tm_scan *sc, struct tm_result *r)
+{
+	if (entry < 0 || (uint32_t)entry >= c->n || !sc)
+		return false;
+	const struct tm_entry *e = &c->e[entry];
+	if (e->format == TM_FMT_NUMBER)
+		return false;
+	/* A plain number or an oversized payload: nothing to parse either way. */
+	bool json = payload_len <= c->max_payload &&
+		    (tm_wants_json(e, payload, payload_len) || e->dev_from == TM_DEV_FIELD);
+	if (json && !scan_parse(sc, payload, payload_len))
+		return false;
+	struct tm_doc d = { NULL, sc };
+	return extract(c, entry, client_id, topic, topic_len, payload, payload_len,
+		       json ? &d : NULL, r);
 }

@@ -2,9 +2,11 @@
  * sensor_telemetry.h - which PUBLISH topics carry sensor readings, which
  * fields of their payloads are values, whose device they belong to, and the
  * physical limits of each field (the "telemetry" configuration section,
- * docs/sensors.md). The extractor reads JSON payloads with cJSON (into a
- * per-host arena, so nothing is allocated per message) and plain numeric
- * payloads.
+ * docs/sensors.md). The extractor reads plain numeric payloads and JSON
+ * payloads: first through jsmn tokens (tm_extract_fast), and whatever that
+ * path does not accept through cJSON (tm_extract), with the same result.
+ * Neither allocates per message: the tokens and the cJSON arena are
+ * preallocated per host.
  */
 #ifndef MQTTIDS_SENSOR_TELEMETRY_H
 #define MQTTIDS_SENSOR_TELEMETRY_H
@@ -81,6 +83,25 @@ const cJSON *tm_json_parse(struct tm_arena *a, const uint8_t *p, size_t n);
 void tm_extract(const struct tm_cfg *c, int entry, const char *client_id,
 		const uint8_t *topic, size_t topic_len, const uint8_t *payload,
 		size_t payload_len, const cJSON *json, struct tm_result *r);
+
+/* Whether entry e reads this payload as JSON (format json, or auto and '{' or '['). */
+bool tm_wants_json(const struct tm_entry *e, const uint8_t *payload, size_t len);
+
+/* The fast path's token buffers, sized for payloads of up to max_payload bytes. */
+struct tm_scan;
+struct tm_scan *tm_scan_new(uint32_t max_payload);
+void tm_scan_free(struct tm_scan *s);
+
+/*
+ * tm_extract without cJSON: the payload is tokenized into sc. Returns true
+ * with r filled exactly as tm_extract would fill it from cJSON's tree, or
+ * false when the payload needs cJSON (entry format number, a payload that
+ * is not strict RFC 8259 JSON, more tokens or nesting than sc takes, or an
+ * escaped key or string on the way to a value); r is then undefined.
+ */
+bool tm_extract_fast(const struct tm_cfg *c, int entry, const char *client_id,
+		     const uint8_t *topic, size_t topic_len, const uint8_t *payload,
+		     size_t payload_len, struct tm_scan *sc, struct tm_result *r);
 
 /* A JSON member by dotted path ("a.b.c"; "" is json itself), or NULL. */
 const cJSON *tm_json_path(const cJSON *json, const char *path);

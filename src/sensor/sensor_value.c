@@ -144,6 +144,14 @@ static uint64_t val_key_hash(const char *dev, const char *field)
 	return h;
 }
 
+/* A bounded copy of a NUL-terminated s into dst[cap] (no printf per message). */
+static void val_copy(char *dst, size_t cap, const char *s)
+{
+	size_t n = strnlen(s, cap - 1);
+	memcpy(dst, s, n);
+	dst[n] = 0;
+}
+
 static int val_idx_init(struct val_idx *ix, uint32_t cap)
 {
 	uint32_t nb = 16;
@@ -260,10 +268,14 @@ static bool val_own_eq(const struct val *s, int32_t i, const char *dev, const ch
 	return !strcmp(s->own[i].device, dev);
 }
 
-/* The series of dev/field (both at most their *_MAX bytes), created empty when new. */
-static struct val_series *val_series_get(struct val *s, const char *dev, const char *field)
+/*
+ * The series of dev/field (both at most their *_MAX bytes), created empty
+ * when new; hdev is val_key_hash(dev, NULL), computed once per message.
+ */
+static struct val_series *val_series_get(struct val *s, uint64_t hdev, const char *dev,
+					 const char *field)
 {
-	uint64_t h = val_key_hash(dev, field);
+	uint64_t h = hash_fnv1a(hdev, field, strlen(field) + 1);
 	int32_t i = val_idx_find(s, &s->sidx, h, val_ser_eq, dev, field);
 	if (i >= 0) {
 		val_idx_touch(&s->sidx, i);
@@ -278,9 +290,8 @@ static struct val_series *val_series_get(struct val *s, const char *dev, const c
 }
 
 /* The owner record of dev; *fresh says it was just created (empty). */
-static struct val_owner *val_owner_get(struct val *s, const char *dev, bool *fresh)
+static struct val_owner *val_owner_get(struct val *s, uint64_t h, const char *dev, bool *fresh)
 {
-	uint64_t h = val_key_hash(dev, NULL);
 	int32_t i = val_idx_find(s, &s->oidx, h, val_own_eq, dev, NULL);
 	*fresh = i < 0;
 	if (i >= 0) {
@@ -673,22 +684,23 @@ static void val_report_spoof(struct val *s, const struct sensor_msg *m, const st
  * is not the owner's; the first message of each offender's episode is
  * reported as value_spoofed.
  */
-static bool val_check_owner(struct val *s, const struct sensor_msg *m, const char *dev)
+static bool val_check_owner(struct val *s, const struct sensor_msg *m, uint64_t hdev,
+			    const char *dev)
 {
 	if (s->cfg.owner == VAL_OWNER_OFF)
 		return false;
 	char cid[SENSOR_ID_MAX + 1];
-	snprintf(cid, sizeof(cid), "%s", m->client_id ? m->client_id : "");
+	val_copy(cid, sizeof(cid), m->client_id ? m->client_id : "");
 	bool fresh;
-	struct val_owner *o = val_owner_get(s, dev, &fresh);
+	struct val_owner *o = val_owner_get(s, hdev, dev, &fresh);
 	bool cid_diff = false, addr_diff = false;
 	if (s->cfg.owner == VAL_OWNER_CLIENT_ID) {
 		if (fresh)
-			snprintf(o->client_id, sizeof(o->client_id), "%s", dev);
+			val_copy(o->client_id, sizeof(o->client_id), dev);
 		cid_diff = cid[0] && strcmp(cid, dev) != 0;
 	} else {
 		if (fresh) {
-			snprintf(o->client_id, sizeof(o->client_id), "%s", cid);
+			val_copy(o->client_id, sizeof(o->client_id), cid);
 			val_copy_addr(&o->addr, &m->client);
 			return false;
 		}
@@ -697,7 +709,7 @@ static bool val_check_owner(struct val *s, const struct sensor_msg *m, const cha
 		/* Fill in what the first message did not tell (a capture started mid-session). */
 		if (!cid_diff && !addr_diff) {
 			if (!o->client_id[0] && cid[0])
-				snprintf(o->client_id, sizeof(o->client_id), "%s", cid);
+				val_copy(o->client_id, sizeof(o->client_id), cid);
 			if (!o->addr.family && m->client.family)
 				val_copy_addr(&o->addr, &m->client);
 		}
@@ -782,7 +794,8 @@ static void val_on_msg(void *state, const struct sensor_msg *m)
 	if (s->env.tm && tm->entry >= 0 && (uint32_t)tm->entry < s->env.tm->n &&
 	    (uint32_t)tm->entry < TM_MAX_ENTRIES)
 		e = &s->env.tm->e[tm->entry];
-	bool spoofed = val_check_owner(s, m, dev);
+	uint64_t hdev = val_key_hash(dev, NULL);
+	bool spoofed = val_check_owner(s, m, hdev, dev);
 	uint32_t n = tm->n < SENSOR_MAX_VALUES ? tm->n : SENSOR_MAX_VALUES;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct tm_value *tv = &tm->v[i];
@@ -798,7 +811,7 @@ static void val_on_msg(void *state, const struct sensor_msg *m)
 		field[fn] = 0;
 		if (!field[0] || !isfinite(tv->v))
 			continue;
-		struct val_series *x = val_series_get(s, dev, field);
+		struct val_series *x = val_series_get(s, hdev, dev, field);
 		if (val_check_range(s, m, x, f, tv->v) || spoofed)
 			continue;
 		val_sample(s, m, x, f, tv->v);
@@ -1219,7 +1232,8 @@ static void val_load(void *state, const cJSON *saved)
 				val_load_skip(s, "series", i, "wrong or missing members");
 				continue;
 			}
-			struct val_series *x = val_series_get(s, tmp.device, tmp.field);
+			struct val_series *x =
+				val_series_get(s, val_key_hash(tmp.device, NULL), tmp.device, tmp.field);
 			*x = tmp;
 			s->loaded++;
 		}
@@ -1262,7 +1276,7 @@ static void val_load(void *state, const cJSON *saved)
 			snprintf(tmp.client_id, sizeof(tmp.client_id), "%s", cid);
 			tmp.addr = a;
 			bool fresh;
-			struct val_owner *o = val_owner_get(s, dev, &fresh);
+			struct val_owner *o = val_owner_get(s, val_key_hash(dev, NULL), dev, &fresh);
 			*o = tmp;
 			s->loaded++;
 		}

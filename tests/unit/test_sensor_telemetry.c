@@ -20,7 +20,9 @@
 struct fx {
 	struct tm_cfg cfg;
 	struct tm_arena *arena;
-	struct tm_result r;
+	struct tm_scan *scan;
+	struct tm_result r, fast_r;
+	bool fast;                /* the last run was answered by the fast path */
 };
 
 static int setup(void **state)
@@ -30,6 +32,8 @@ static int setup(void **state)
 	assert_int_equal(tm_cfg_parse(stderr, NULL, &f->cfg), 0);
 	f->arena = tm_arena_new(256 * 1024);
 	assert_non_null(f->arena);
+	f->scan = tm_scan_new(f->cfg.max_payload);
+	assert_non_null(f->scan);
 	*state = f;
 	return 0;
 }
@@ -38,20 +42,51 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	tm_arena_free(f->arena);
+	tm_scan_free(f->scan);
 	free(f);
 	scfg_forget_origins();
 	return 0;
 }
 
-/* Runs one PUBLISH through match, parse and extract. */
+/* The two paths gave the same result: every member a detector reads. */
+static void assert_same_result(const struct tm_result *a, const struct tm_result *b)
+{
+	assert_int_equal(a->entry, b->entry);
+	assert_string_equal(a->device, b->device);
+	assert_int_equal(a->bad, b->bad);
+	if (a->bad)
+		assert_string_equal(a->error, b->error);
+	assert_int_equal(a->n, b->n);
+	for (uint32_t i = 0; i < a->n; i++) {
+		assert_int_equal(a->v[i].field, b->v[i].field);
+		assert_ptr_equal(a->v[i].name, b->v[i].name);
+		assert_memory_equal(&a->v[i].v, &b->v[i].v, sizeof(double)); /* bit for bit */
+	}
+}
+
+/*
+ * Runs one PUBLISH through match and extract on both paths: cJSON's
+ * (returned) and the jsmn tokens' (f->fast says it answered), which must
+ * then agree.
+ */
+static const struct tm_result *run_n(struct fx *f, const char *cid, const char *topic,
+				     const char *payload, size_t plen)
+{
+	int ent = tm_match(&f->cfg, (const uint8_t *)topic, strlen(topic));
+	const cJSON *j = tm_json_parse(f->arena, (const uint8_t *)payload, plen);
+	tm_extract(&f->cfg, ent, cid, (const uint8_t *)topic, strlen(topic),
+		   (const uint8_t *)payload, plen, j, &f->r);
+	f->fast = tm_extract_fast(&f->cfg, ent, cid, (const uint8_t *)topic, strlen(topic),
+				  (const uint8_t *)payload, plen, f->scan, &f->fast_r);
+	if (f->fast)
+		assert_same_result(&f->r, &f->fast_r);
+	return &f->r;
+}
+
 static const struct tm_result *run(struct fx *f, const char *cid, const char *topic,
 				   const char *payload)
 {
-	int ent = tm_match(&f->cfg, (const uint8_t *)topic, strlen(topic));
-	const cJSON *j = tm_json_parse(f->arena, (const uint8_t *)payload, strlen(payload));
-	tm_extract(&f->cfg, ent, cid, (const uint8_t *)topic, strlen(topic),
-		   (const uint8_t *)payload, strlen(payload), j, &f->r);
-	return &f->r;
+	return run_n(f, cid, topic, payload, strlen(payload));
 }
 
 /* A configuration from JSON text, as the YAML walk would hand it over. */
@@ -244,6 +279,146 @@ static void test_arena_bounds_and_hooks(void **state)
 	assert_null(tm_json_parse(f->arena, NULL, 0));
 }
 
+/* What the fast path answers itself, and what it leaves to cJSON. */
+static void test_fast_path(void **state)
+{
+	struct fx *f = *state;
+	static const char *const fast[] = {
+		"{\"temperature\":22.8,\"humidity\":41}",
+		" {\"device\":\"esp\", \"temperature\" : -0.0 ,\"humidity\":1e2}\r\n",
+		"{\"temperature\":\"21.5\",\"humidity\":null,\"x\":[true,false,{}]}",
+		"{\"temperature\":123456789012345678901234567890,\"humidity\":4.9E-324}",
+		"{\"temperature\":0.1234567890123456789,\"humidity\":-12345678901234.5}",
+		"{\"temperature\":{\"v\":1},\"humidity\":[]}",
+		"{\"temperature\":1e999,\"humidity\":2}",
+		"{\"temperature\":5,\"humidity\":6,\"h\\u0065llo\":{\"\\n\":1}}", /* escapes off the path */
+		"{\"temperature\":5}",
+		"[1,2]",
+	};
+	for (size_t i = 0; i < sizeof(fast) / sizeof(fast[0]); i++) {
+		run(f, "c", "sensors/a/b", fast[i]);
+		if (!f->fast)
+			fail_msg("fast path declined %s", fast[i]);
+	}
+	/* jsmn alone accepts most of these; the grammar check sends them to cJSON */
+	static const char *const slow[] = {
+		"{\"temperature\":22.8 \"humidity\":41}",   /* no comma */
+		"{\"temperature\" 22.8,\"humidity\":41}",   /* no colon */
+		"{\"temperature\":22.8,\"humidity\":41,}",  /* trailing comma */
+		"{\"temperature\":tru,\"humidity\":41}",    /* a bad literal */
+		"{\"temperature\":+1,\"humidity\":41}",     /* cJSON takes it, RFC 8259 does not */
+		"{\"temperature\":01,\"humidity\":41}",
+		"{\"temperature\":1.,\"humidity\":41}",
+		"{\"temperature\":-,\"humidity\":41}",
+		"{\"temperature\":1,\"humidity\":41} x",    /* cJSON ignores what follows */
+		"{\"temperature\":1,\"humidity\":41}{}",
+		"{\"temp\\u0065rature\":1,\"humidity\":41}", /* an escaped key on the path */
+		"{\"h\\u0065llo\":1,\"temperature\":5,\"humidity\":6}", /* ... before the key */
+		"{\"temperature\":\"2\\u0031\",\"humidity\":41}",
+		"{\"temperature\":1,\"humidity\":41",
+		"{\"t\":\"a\tb\",\"temperature\":1}",      /* a raw control byte */
+		"{\"temperature\":22,",
+		"{]",
+		"{\"temperature\":1,\"temperature\":2,:}",
+	};
+	for (size_t i = 0; i < sizeof(slow) / sizeof(slow[0]); i++) {
+		run(f, "c", "sensors/a/b", slow[i]);
+		if (f->fast)
+			fail_msg("fast path answered %s", slow[i]);
+	}
+	/* a NUL byte ends jsmn's input early: cJSON decides */
+	static const char nul[] = "{\"temperature\":1,\"humidity\":2}\0 junk";
+	run_n(f, "c", "sensors/a/b", nul, sizeof(nul) - 1);
+	assert_false(f->fast);
+	/* the first of two equal keys, as cJSON */
+	const struct tm_result *r = run(f, "c", "sensors/a/b",
+					"{\"temperature\":1,\"temperature\":2,\"humidity\":3}");
+	assert_true(f->fast);
+	assert_true(r->v[0].v == 1);
+	/* nesting past the fast path's depth goes to cJSON, which still reads it */
+	char deep[300];
+	size_t o = 0;
+	o += (size_t)snprintf(deep, sizeof(deep), "{\"temperature\":1,\"humidity\":2,\"d\":");
+	for (int i = 0; i < 80; i++)
+		deep[o++] = '[';
+	for (int i = 0; i < 80; i++)
+		deep[o++] = ']';
+	deep[o++] = '}';
+	deep[o] = 0;
+	r = run(f, "c", "sensors/a/b", deep);
+	assert_false(f->fast);
+	assert_false(r->bad);
+	assert_int_equal(r->n, 2);
+}
+
+/* More tokens than the scan holds: declined, not overrun. */
+static void test_fast_path_tokens(void **state)
+{
+	struct fx *f = *state;
+	struct tm_scan *small = tm_scan_new(16); /* 10 tokens */
+	assert_non_null(small);
+	const char *doc = "{\"temperature\":1,\"humidity\":2,\"a\":[1,2,3,4,5,6,7,8]}";
+	const uint8_t *t = (const uint8_t *)"sensors/a/b";
+	assert_false(tm_extract_fast(&f->cfg, 0, "c", t, 11, (const uint8_t *)doc, strlen(doc),
+				     small, &f->fast_r));
+	assert_true(tm_extract_fast(&f->cfg, 0, "c", t, 11, (const uint8_t *)doc, strlen(doc),
+				    f->scan, &f->fast_r));
+	assert_int_equal(f->fast_r.n, 2);
+	tm_scan_free(small);
+	/* the densest document the default size allows still fits */
+	size_t len = f->cfg.max_payload;
+	char *p = malloc(len + 1);
+	assert_non_null(p);
+	p[0] = '[';
+	for (size_t i = 1; i + 1 < len; i += 2) {
+		p[i] = '1';
+		p[i + 1] = ',';
+	}
+	p[len - 2] = '1';
+	p[len - 1] = ']';
+	p[len] = 0;
+	assert_true(tm_extract_fast(&f->cfg, 0, "c", t, 11, (const uint8_t *)p, len, f->scan,
+				    &f->fast_r));
+	assert_true(f->fast_r.bad); /* an array has no temperature */
+	free(p);
+}
+
+/* The fast number conversion returns what strtod returns, bit for bit. */
+static void test_fast_numbers(void **state)
+{
+	struct fx *f = *state;
+	char *msgs = parse_cfg(f, "{\"topics\":[{\"filter\":\"n\",\"fields\":[\"v\"]}]}");
+	free(msgs);
+	uint64_t x = 88172645463325252ull; /* xorshift64 */
+	char doc[96], num[64];
+	for (int i = 0; i < 200000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int digits = 1 + (int)(x % 17), point = (int)((x >> 8) % (unsigned)(digits + 1));
+		size_t o = 0;
+		if (x >> 63)
+			num[o++] = '-';
+		uint64_t y = x;
+		for (int d = 0; d < digits; d++) {
+			if (d == point && d > 0)
+				num[o++] = '.';
+			num[o++] = (char)('0' + (d == 0 && digits > 1 && point != 1 ? 1 + y % 9 : y % 10));
+			y /= 10;
+			if (!y)
+				y = x * 2654435761u;
+		}
+		num[o] = 0;
+		snprintf(doc, sizeof(doc), "{\"v\":%s}", num);
+		const struct tm_result *r = run(f, "c", "n", doc);
+		if (!f->fast)
+			fail_msg("fast path declined %s", doc);
+		assert_int_equal(r->n, 1);
+		double want = strtod(num, NULL);
+		assert_memory_equal(&f->fast_r.v[0].v, &want, sizeof(double));
+	}
+}
+
 static void test_json_path(void **state)
 {
 	(void)state;
@@ -361,6 +536,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_ids_and_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arena_bounds_and_hooks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fast_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fast_path_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fast_numbers, setup, teardown),
 		cmocka_unit_test(test_json_path),
 		cmocka_unit_test(test_json_str),
 		cmocka_unit_test(test_cfg_helpers),

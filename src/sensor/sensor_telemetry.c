@@ -5,13 +5,12 @@
  *
  * JSON is read two ways that give the same result. The fast path (the
  * "scan") tokenizes the payload with jsmn into a preallocated token array,
- * checks the grammar jsmn leaves lax (RFC 8259 §2-§7: separators, literals,
- * number syntax, no control bytes in strings, one value with only white
- * space around it) and reads the configured paths off the tokens. Whatever
- * it does not accept, and any escaped key or string it would need to
- * decode, goes to the slow path: cJSON, parsed into an arena so that
- * nothing is allocated per message either. fuzz_telemetry checks that the
- * two agree whenever the fast path answers.
+ * checks the grammar jsmn leaves lax (RFC 8259 §2-§6: separators, literals,
+ * number syntax, one value with only white space around it) and reads the
+ * configured paths off the tokens. Whatever it does not accept, and any
+ * payload with a backslash escape, goes to the slow path: cJSON, parsed
+ * into an arena so that nothing is allocated per message either.
+ * fuzz_telemetry checks that the two agree whenever the fast path answers.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sensor/sensor_telemetry.h"
@@ -337,7 +336,6 @@ struct tm_scan {
 	uint32_t cap;              /* tokens */
 	jsmntok_t *tok;
 	int32_t *next;             /* the token after token i and everything under it */
-	uint8_t *esc;              /* string token i holds a backslash escape */
 	int n;
 	const char *js;
 	size_t len;
@@ -352,8 +350,7 @@ struct tm_scan *tm_scan_new(uint32_t max_payload)
 	s->cap = max_payload / 2 + 2;
 	s->tok = calloc(s->cap, sizeof(*s->tok));
 	s->next = calloc(s->cap, sizeof(*s->next));
-	s->esc = calloc(s->cap, sizeof(*s->esc));
-	if (!s->tok || !s->next || !s->esc) {
+	if (!s->tok || !s->next) {
 		tm_scan_free(s);
 		return NULL;
 	}
@@ -366,7 +363,6 @@ void tm_scan_free(struct tm_scan *s)
 		return;
 	free(s->tok);
 	free(s->next);
-	free(s->esc);
 	free(s);
 }
 
@@ -450,34 +446,6 @@ static bool primitive_ok(const char *p, size_t n)
 	return number_ok(p, n);
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/*
- * No raw control bytes (RFC 8259 §7), and no \u escape of a UTF-16
- * surrogate: cJSON refuses the unpaired ones, so all of them go to it.
- * jsmn has checked the escapes themselves. *esc: p holds an escape.
- */
-static bool string_ok(const char *p, size_t n, uint8_t *esc)
-{
-	*esc = 0;
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)p[i] < 0x20)
-			return false;
-		if (p[i] != '\\' || i + 1 >= n)
-			continue;
-		*esc = 1;
-		i++;
-		if (p[i] == 'u' && i + 4 < n && (p[i + 1] == 'd' || p[i + 1] == 'D') &&
-		    hexval(p[i + 2]) >= 8)
-			return false;
-	}
-	return true;
-}
-
 /*
  * Checks token i and its children against the grammar; returns the index
  * after them, or -1. Offsets are checked too: the tokens come from jsmn
@@ -496,7 +464,7 @@ static int scan_check(struct tm_scan *s, int i, int depth)
 	int j = i + 1;
 	switch (t->type) {
 	case JSMN_STRING:
-		if (t->size != 0 || !string_ok(p, n, &s->esc[i]))
+		if (t->size != 0)
 			return -1;
 		break;
 	case JSMN_PRIMITIVE:
@@ -516,8 +484,6 @@ static int scan_check(struct tm_scan *s, int i, int depth)
 				const jsmntok_t *key = &s->tok[j];
 				if (key->type != JSMN_STRING || key->size != 1 || key->start < 1 ||
 				    key->end < key->start || (size_t)key->end >= s->len ||
-				    !string_ok(s->js + key->start, (size_t)(key->end - key->start),
-					       &s->esc[j]) ||
 				    !gap_ok(s->js, pos, raw_start(key), k ? ',' : 0) || j + 1 >= s->n ||
 				    !gap_ok(s->js, raw_end(key), raw_start(&s->tok[j + 1]), ':'))
 					return -1;
@@ -550,6 +516,14 @@ static bool scan_parse(struct tm_scan *s, const uint8_t *p, size_t n)
 	s->js = (const char *)p;
 	s->len = n;
 	if (!s->tok || n == 0 || n > (size_t)INT32_MAX)
+		return false;
+	/*
+	 * A payload with an escape anywhere goes to cJSON: it decodes keys
+	 * and strings, and refuses unpaired UTF-16 surrogates (\uD800-\uDFFF),
+	 * which jsmn takes. Raw control bytes in strings need no check: cJSON
+	 * keeps them as they are, and so does this path.
+	 */
+	if (memchr(p, '\\', n))
 		return false;
 	jsmn_parser jp;
 	jsmn_init(&jp);
@@ -611,34 +585,29 @@ struct tm_node {
 	int t;                     /* token index; -1: none */
 };
 
-enum { FOUND = 1, MISSING = 0, NEED_CJSON = -1 };
-
 static bool node_none(const struct tm_doc *d, const struct tm_node *x)
 {
 	return d->sc ? x->t < 0 : x->j == NULL;
 }
 
-/* An object's member by key, on the tokens (the first one, as cJSON). */
-static int scan_member(const struct tm_scan *s, int obj, const char *key, size_t kn, int *out)
+/*
+ * An object's member by key on the tokens: the first one, as cJSON's
+ * lookup. The keys hold no escapes (scan_parse), so bytes compare.
+ */
+static int scan_member(const struct tm_scan *s, int obj, const char *key, size_t kn)
 {
 	int j = obj + 1;
 	for (int k = 0; k < s->tok[obj].size; k++) {
 		const jsmntok_t *kt = &s->tok[j];
-		const char *kp = s->js + kt->start;
-		size_t n = (size_t)(kt->end - kt->start);
-		if (s->esc[j])
-			return NEED_CJSON; /* it might decode to key */
-		if (n == kn && !memcmp(kp, key, kn)) {
-			*out = j + 1;
-			return FOUND;
-		}
+		if ((size_t)(kt->end - kt->start) == kn && !memcmp(s->js + kt->start, key, kn))
+			return j + 1;
 		j = s->next[j + 1];
 	}
-	return MISSING;
+	return -1;
 }
 
-/* The member at a dotted path ("a.b.0"; "" is the whole payload). */
-static int doc_path(const struct tm_doc *d, const char *path, struct tm_node *out)
+/* The member at a dotted path ("a.b.0"; "" is the whole payload); false: none. */
+static bool doc_path(const struct tm_doc *d, const char *path, struct tm_node *out)
 {
 	struct tm_node cur = { d->json, d->sc ? 0 : -1 };
 	const char *p = path;
@@ -647,7 +616,7 @@ static int doc_path(const struct tm_doc *d, const char *path, struct tm_node *ou
 		const char *dot = strchr(p, '.');
 		size_t n = dot ? (size_t)(dot - p) : strlen(p);
 		if (n == 0 || n >= sizeof(part))
-			return MISSING;
+			return false;
 		const jsmntok_t *t = d->sc ? &d->sc->tok[cur.t] : NULL;
 		if (!t || t->type == JSMN_ARRAY) { /* object keys are compared in place */
 			memcpy(part, p, n);
@@ -677,11 +646,7 @@ static int doc_path(const struct tm_doc *d, const char *path, struct tm_node *ou
 					cur.t = j;
 				}
 			} else if (t->type == JSMN_OBJECT) {
-				int at = -1;
-				int rc = scan_member(d->sc, cur.t, p, n, &at);
-				if (rc == NEED_CJSON)
-					return NEED_CJSON;
-				cur.t = at;
+				cur.t = scan_member(d->sc, cur.t, p, n);
 			} else {
 				cur.t = -1;
 			}
@@ -689,10 +654,10 @@ static int doc_path(const struct tm_doc *d, const char *path, struct tm_node *ou
 		p = dot ? dot + 1 : p + n;
 	}
 	*out = cur;
-	return node_none(d, &cur) ? MISSING : FOUND;
+	return !node_none(d, &cur);
 }
 
-enum num_result { NUM_OK, NUM_FAILED_READ, NUM_BAD, NUM_NEED_CJSON };
+enum num_result { NUM_OK, NUM_FAILED_READ, NUM_BAD };
 
 /*
  * A number from text: the whole of s[0..n) after trimming. "nan", "null"
@@ -763,7 +728,7 @@ static enum num_result node_number(const struct tm_doc *d, const struct tm_node 
 		return double_result(scan_number(p, n), out);
 	}
 	if (t->type == JSMN_STRING)
-		return d->sc->esc[x->t] ? NUM_NEED_CJSON : text_number(p, n, out);
+		return text_number(p, n, out);
 	return NUM_BAD;
 }
 
@@ -813,44 +778,38 @@ static void device_from_topic(const uint8_t *topic, size_t len, uint32_t level,
 }
 
 /* The device named by a payload field; false: the field is not usable. */
-static int doc_device(const struct tm_doc *d, const char *path, char *out)
+static bool doc_device(const struct tm_doc *d, const char *path, char *out)
 {
 	struct tm_node x;
-	int rc = doc_path(d, path, &x);
-	if (rc != FOUND)
-		return rc;
+	if (!doc_path(d, path, &x))
+		return false;
 	if (!d->sc) {
 		if (cJSON_IsString(x.j)) {
 			copy_id(out, x.j->valuestring, strlen(x.j->valuestring));
-			return FOUND;
+			return true;
 		}
 		if (cJSON_IsNumber(x.j)) {
 			snprintf(out, SENSOR_ID_MAX + 1, "%.17g", x.j->valuedouble);
-			return FOUND;
+			return true;
 		}
-		return MISSING;
+		return false;
 	}
 	const jsmntok_t *t = &d->sc->tok[x.t];
 	const char *p = d->sc->js + t->start;
 	size_t n = (size_t)(t->end - t->start);
 	if (t->type == JSMN_STRING) {
-		if (d->sc->esc[x.t])
-			return NEED_CJSON;
 		copy_id(out, p, n);
-		return FOUND;
+		return true;
 	}
 	if (t->type == JSMN_PRIMITIVE && p[0] != 't' && p[0] != 'f' && p[0] != 'n') {
 		snprintf(out, SENSOR_ID_MAX + 1, "%.17g", scan_number(p, n));
-		return FOUND;
+		return true;
 	}
-	return MISSING;
+	return false;
 }
 
-/*
- * The extraction itself; d is NULL when the payload is not JSON. Returns
- * false only on the fast path, when it met something cJSON must decide.
- */
-static bool extract(const struct tm_cfg *c, int entry, const char *client_id,
+/* The extraction itself, on either tree; d is NULL when the payload is not JSON. */
+static void extract(const struct tm_cfg *c, int entry, const char *client_id,
 		    const uint8_t *topic, size_t topic_len, const uint8_t *payload,
 		    size_t payload_len, const struct tm_doc *d, struct tm_result *r)
 {
@@ -860,7 +819,7 @@ static bool extract(const struct tm_cfg *c, int entry, const char *client_id,
 	r->error[0] = 0;
 	r->entry = entry;
 	if (entry < 0 || (uint32_t)entry >= c->n)
-		return true;
+		return;
 	const struct tm_entry *e = &c->e[entry];
 
 	switch (e->dev_from) {
@@ -872,10 +831,7 @@ static bool extract(const struct tm_cfg *c, int entry, const char *client_id,
 		device_from_topic(topic, topic_len, e->dev_level, r->device);
 		break;
 	case TM_DEV_FIELD: {
-		int rc = d ? doc_device(d, e->dev_path, r->device) : MISSING;
-		if (rc == NEED_CJSON)
-			return false;
-		if (rc != FOUND) {
+		if (!d || !doc_device(d, e->dev_path, r->device)) {
 			/* Fall back on the sender: a reading is never unowned. */
 			copy_id(r->device, client_id ? client_id : "",
 				client_id ? strlen(client_id) : 0);
@@ -887,14 +843,14 @@ static bool extract(const struct tm_cfg *c, int entry, const char *client_id,
 
 	if (payload_len > c->max_payload) {
 		set_error(r, "payload larger than telemetry.max-payload", NULL, NULL);
-		return true;
+		return;
 	}
 	if (!tm_wants_json(e, payload, payload_len)) {
 		double v;
 		enum num_result nr = text_number((const char *)payload, payload_len, &v);
 		if (nr == NUM_BAD) {
 			set_error(r, "payload is not a number", NULL, NULL);
-			return true;
+			return;
 		}
 		if (nr == NUM_OK) {
 			r->v[0].field = 0;
@@ -902,27 +858,22 @@ static bool extract(const struct tm_cfg *c, int entry, const char *client_id,
 			r->v[0].v = v;
 			r->n = 1;
 		}
-		return true;
+		return;
 	}
 	if (!d) {
 		set_error(r, "payload is not JSON (or too complex)", NULL, NULL);
-		return true;
+		return;
 	}
 	for (uint32_t i = 0; i < e->n_fields && r->n < SENSOR_MAX_VALUES; i++) {
 		const struct tm_field *f = &e->fields[i];
 		struct tm_node x;
-		int rc = doc_path(d, f->path, &x);
-		if (rc == NEED_CJSON)
-			return false;
-		if (rc != FOUND) {
+		if (!doc_path(d, f->path, &x)) {
 			if (f->required)
 				set_error(r, "field", f->name, "missing");
 			continue;
 		}
 		double v;
 		enum num_result nr = node_number(d, &x, &v);
-		if (nr == NUM_NEED_CJSON)
-			return false;
 		if (nr == NUM_BAD) {
 			set_error(r, "field", f->name, "is not a number");
 			continue;
@@ -934,7 +885,6 @@ static bool extract(const struct tm_cfg *c, int entry, const char *client_id,
 		r->v[r->n].v = v;
 		r->n++;
 	}
-	return true;
 }
 
 bool tm_wants_json(const struct tm_entry *e, const uint8_t *payload, size_t len)
@@ -947,7 +897,7 @@ const cJSON *tm_json_path(const cJSON *json, const char *path)
 {
 	struct tm_doc d = { json, NULL };
 	struct tm_node x = { NULL, -1 };
-	return json && doc_path(&d, path, &x) == FOUND ? x.j : NULL;
+	return json && doc_path(&d, path, &x) ? x.j : NULL;
 }
 
 void tm_extract(const struct tm_cfg *c, int entry, const char *client_id,
@@ -974,6 +924,6 @@ bool tm_extract_fast(const struct tm_cfg *c, int entry, const char *client_id,
 	if (json && !scan_parse(sc, payload, payload_len))
 		return false;
 	struct tm_doc d = { NULL, sc };
-	return extract(c, entry, client_id, topic, topic_len, payload, payload_len,
-		       json ? &d : NULL, r);
+	extract(c, entry, client_id, topic, topic_len, payload, payload_len, json ? &d : NULL, r);
+	return true;
 }

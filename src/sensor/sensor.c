@@ -52,7 +52,7 @@ struct sensors {
 	char state_path[512];
 	uint64_t save_every_us, next_save_us;
 	struct tm_result tmr;
-	uint64_t n_msgs, n_telemetry, n_bad_payloads, n_slow_payloads;
+	uint64_t n_msgs, n_telemetry, n_bad_payloads;
 };
 
 const struct sensor_detector *const *sensors_registry(size_t *n)
@@ -110,6 +110,25 @@ size_t sensor_json_str(char *buf, size_t cap, const char *s, size_t len)
 void sensor_addr_copy(struct sensor_addr *dst, const struct sensor_addr *src)
 {
 	memcpy(dst, src, sizeof(*dst));
+}
+
+void sensor_copy_bytes(char *dst, size_t cap, const void *p, size_t n)
+{
+	size_t k = p ? (n < cap - 1 ? n : cap - 1) : 0;
+	const char *z = k ? memchr(p, 0, k) : NULL;
+	if (z)
+		k = (size_t)(z - (const char *)p);
+	if (k)
+		memcpy(dst, p, k);
+	dst[k] = 0;
+}
+
+void sensor_copy_str(char *dst, size_t cap, const char *s)
+{
+	size_t k = s ? strnlen(s, cap - 1) : 0;
+	if (k)
+		memcpy(dst, s, k);
+	dst[k] = 0;
 }
 
 const cJSON *sensor_msg_json(const struct sensor_msg *m)
@@ -263,7 +282,6 @@ void sensors_event(struct sensors *s, const struct det_event *ev)
 					json = sensor_msg_json(&m);
 				tm_extract(&s->tm, ent, m.client_id, m.topic.p, m.topic.len,
 					   m.payload.p, m.payload.len, json, &s->tmr);
-				s->n_slow_payloads++;
 			}
 			m.tm = &s->tmr;
 			s->n_telemetry++;

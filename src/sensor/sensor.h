@@ -176,6 +176,14 @@ size_t sensor_json_str(char *buf, size_t cap, const char *s, size_t len);
 /* A device's address for later reports: the client end of m. */
 void sensor_addr_copy(struct sensor_addr *dst, const struct sensor_addr *src);
 
+/*
+ * Bounded copies for ids from the wire, NUL-terminated in dst[cap] (cap >= 1),
+ * without printf: p[0..n) up to its first NUL byte (p NULL: ""), and a C
+ * string s (NULL: "").
+ */
+void sensor_copy_bytes(char *dst, size_t cap, const void *p, size_t n);
+void sensor_copy_str(char *dst, size_t cap, const char *s);
+
 /* ---- the host ---- */
 
 struct sensors;

@@ -76,6 +76,26 @@ struct authz_pending {
 	char buf[AUTHZ_PEND_BUF];
 };
 
+/* What a decision rests on, for the report. */
+struct decision {
+	bool allowed;
+	bool checked;                /* false: mode allow and nobody covers the client */
+	struct sacl_verdict v;       /* when acl */
+};
+
+/*
+ * A remembered publish decision. The policies and the ACL do not change
+ * while running, so the same client publishing to the same topic gets the
+ * same answer: sensors publish to one topic over and over. The whole key
+ * is kept and compared, not only its hash.
+ */
+struct authz_memo {
+	bool used, matched;
+	uint16_t key_len;
+	struct decision d;
+	char key[AUTHZ_MEMO_KEY];
+};
+
 struct authz {
 	struct sensor_env env;
 	struct sacl *acl;
@@ -293,8 +313,6 @@ static void policy_free(struct authz_policy *p)
 	free(p->sub);
 }
 
-static struct authz_memo *memo_new(void);
-
 static void authz_free(void *state)
 {
 	struct authz *z = state;
@@ -433,7 +451,7 @@ static int authz_init(const struct sensor_env *env, const cJSON *cfg, void **sta
 				policy_free(&z->pol[z->n_pol]);
 		}
 	}
-	z->memo = memo_new();
+	z->memo = calloc(AUTHZ_MEMO, sizeof(*z->memo));
 	if (!z->memo || size_scratch(z) < 0) {
 		if (log)
 			fprintf(log, "authz: out of memory\n");
@@ -550,31 +568,6 @@ static bool policy_subscribe(struct authz *z, struct who *w, const char *s, size
 	return n && sacl_filter_covered(s, sn, z->g, z->gl, n, z->pos);
 }
 
-/* What a decision rests on, for the report. */
-struct decision {
-	bool allowed;
-	bool checked;                /* false: mode allow and nobody covers the client */
-	struct sacl_verdict v;       /* when acl */
-};
-
-/*
- * A remembered publish decision. The policies and the ACL do not change
- * while running, so the same client publishing to the same topic gets the
- * same answer: sensors publish to one topic over and over. The whole key
- * is kept and compared, not only its hash.
- */
-struct authz_memo {
-	bool used, matched;
-	uint16_t key_len;
-	struct decision d;
-	char key[AUTHZ_MEMO_KEY];
-};
-
-static struct authz_memo *memo_new(void)
-{
-	return calloc(AUTHZ_MEMO, sizeof(struct authz_memo));
-}
-
 /* The memo key of w and t into key; 0 when it does not fit. */
 static size_t memo_key(char *key, const struct who *w, const char *t, size_t n)
 {
@@ -595,8 +588,20 @@ static size_t memo_key(char *key, const struct who *w, const char *t, size_t n)
 }
 
 static void decide_fresh(struct authz *z, struct who *w, enum sacl_access acc, const char *t,
-			 size_t n, struct decision *d);
+			 size_t n, struct decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->v.why = SACL_WHY_NO_GRANT;
+	bool pol = acc == SACL_SUBSCRIBE ? policy_subscribe(z, w, t, n) : policy_publish(z, w, t, n);
+	bool acl = false;
+	if (z->acl)
+		acl = sacl_check(z->acl, w->user[0] ? w->user : NULL, w->cid, acc, t, n, &d->v);
+	d->allowed = pol || acl;
+	d->checked = !z->mode_allow || w->matched ||
+		     (z->acl && sacl_has_user(z->acl, w->user[0] ? w->user : NULL));
+}
 
+/* decide_fresh, remembered for publishes (struct authz_memo). */
 static void decide(struct authz *z, struct who *w, enum sacl_access acc, const char *t,
 		   size_t n, struct decision *d)
 {
@@ -618,20 +623,6 @@ static void decide(struct authz *z, struct who *w, enum sacl_access acc, const c
 	e->key_len = (uint16_t)kl;
 	e->d = *d;
 	memcpy(e->key, key, kl);
-}
-
-static void decide_fresh(struct authz *z, struct who *w, enum sacl_access acc, const char *t,
-			 size_t n, struct decision *d)
-{
-	memset(d, 0, sizeof(*d));
-	d->v.why = SACL_WHY_NO_GRANT;
-	bool pol = acc == SACL_SUBSCRIBE ? policy_subscribe(z, w, t, n) : policy_publish(z, w, t, n);
-	bool acl = false;
-	if (z->acl)
-		acl = sacl_check(z->acl, w->user[0] ? w->user : NULL, w->cid, acc, t, n, &d->v);
-	d->allowed = pol || acl;
-	d->checked = !z->mode_allow || w->matched ||
-		     (z->acl && sacl_has_user(z->acl, w->user[0] ? w->user : NULL));
 }
 
 /* ---- the pending table ---- */

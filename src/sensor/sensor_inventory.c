@@ -584,27 +584,6 @@ static bool learning(const struct inv *inv, uint64_t ts)
 	return ts - inv->learn_start < inv->learn_us;
 }
 
-/* A bounded, NUL-free copy of a wire string (cut at the first NUL). */
-/* p[0..n) up to its first NUL, cut to fit dst[cap]. */
-static void copy_slice(char *dst, size_t cap, const uint8_t *p, size_t n)
-{
-	size_t k = p ? (n < cap - 1 ? n : cap - 1) : 0;
-	const uint8_t *z = k ? memchr(p, 0, k) : NULL;
-	if (z)
-		k = (size_t)(z - p);
-	if (k)
-		memcpy(dst, p, k);
-	dst[k] = 0;
-}
-
-static void copy_str(char *dst, size_t cap, const char *s)
-{
-	size_t k = s ? strnlen(s, cap - 1) : 0;
-	if (k)
-		memcpy(dst, s, k);
-	dst[k] = 0;
-}
-
 /* Whether row r agrees with everything o says (what o lacks matches anything). */
 static bool row_fits(const struct inv_row *r, const struct inv_obs *o)
 {
@@ -811,14 +790,14 @@ static void inv_on_msg(void *state, const struct sensor_msg *m)
 	struct inv_obs o;
 	o.ts = m->ts_us;
 	if (m->m && m->m->type == MQTT_CONNECT) {
-		copy_slice(o.cid, sizeof(o.cid), m->m->client_id.p, m->m->client_id.len);
+		sensor_copy_bytes(o.cid, sizeof(o.cid), m->m->client_id.p, m->m->client_id.len);
 		if (m->m->has_username)
-			copy_slice(o.user, sizeof(o.user), m->m->username.p, m->m->username.len);
+			sensor_copy_bytes(o.user, sizeof(o.user), m->m->username.p, m->m->username.len);
 		else
 			o.user[0] = 0;
 	} else {
-		copy_str(o.cid, sizeof(o.cid), m->client_id);
-		copy_str(o.user, sizeof(o.user), m->username);
+		sensor_copy_str(o.cid, sizeof(o.cid), m->client_id);
+		sensor_copy_str(o.user, sizeof(o.user), m->username);
 	}
 	o.family = (m->client.family == 4 || m->client.family == 6) ? m->client.family : 0;
 	memset(o.a, 0, sizeof(o.a));

@@ -446,6 +446,13 @@ static bool primitive_ok(const char *p, size_t n)
 	return number_ok(p, n);
 }
 
+/* Token t lies inside the payload, a string with room for its quotes. */
+static bool tok_in_bounds(const struct tm_scan *s, const jsmntok_t *t)
+{
+	return t->start >= 0 && t->end >= t->start && (size_t)t->end <= s->len && t->size >= 0 &&
+	       (t->type != JSMN_STRING || (t->start >= 1 && (size_t)t->end < s->len));
+}
+
 /*
  * Checks token i and its children against the grammar; returns the index
  * after them, or -1. Offsets are checked too: the tokens come from jsmn
@@ -456,8 +463,7 @@ static int scan_check(struct tm_scan *s, int i, int depth)
 	if (i < 0 || i >= s->n || depth > SCAN_DEPTH)
 		return -1;
 	const jsmntok_t *t = &s->tok[i];
-	if (t->start < 0 || t->end < t->start || (size_t)t->end > s->len || t->size < 0 ||
-	    (t->type == JSMN_STRING && (t->start < 1 || (size_t)t->end >= s->len)))
+	if (!tok_in_bounds(s, t))
 		return -1;
 	const char *p = s->js + t->start;
 	size_t n = (size_t)(t->end - t->start);
@@ -482,8 +488,7 @@ static int scan_check(struct tm_scan *s, int i, int depth)
 				return -1;
 			if (obj) {
 				const jsmntok_t *key = &s->tok[j];
-				if (key->type != JSMN_STRING || key->size != 1 || key->start < 1 ||
-				    key->end < key->start || (size_t)key->end >= s->len ||
+				if (key->type != JSMN_STRING || key->size != 1 || !tok_in_bounds(s, key) ||
 				    !gap_ok(s->js, pos, raw_start(key), k ? ',' : 0) || j + 1 >= s->n ||
 				    !gap_ok(s->js, raw_end(key), raw_start(&s->tok[j + 1]), ':'))
 					return -1;
@@ -745,20 +750,6 @@ static void set_error(struct tm_result *r, const char *what, const char *name,
 		snprintf(r->error, sizeof(r->error), "%s", what);
 }
 
-/* Copies at most SENSOR_ID_MAX bytes of an id, stopping at a NUL. */
-static void copy_id(char *dst, const void *src, size_t n)
-{
-	const char *s = src;
-	const char *z = n ? memchr(s, 0, n) : NULL;
-	if (z)
-		n = (size_t)(z - s);
-	if (n > SENSOR_ID_MAX)
-		n = SENSOR_ID_MAX;
-	if (n)
-		memcpy(dst, s, n);
-	dst[n] = 0;
-}
-
 static void device_from_topic(const uint8_t *topic, size_t len, uint32_t level,
 			      char *out)
 {
@@ -767,7 +758,7 @@ static void device_from_topic(const uint8_t *topic, size_t len, uint32_t level,
 		const uint8_t *sl = start < len ? memchr(topic + start, '/', len - start) : NULL;
 		size_t end = sl ? (size_t)(sl - topic) : len;
 		if (cur == level) {
-			copy_id(out, topic + start, end - start);
+			sensor_copy_bytes(out, SENSOR_ID_MAX + 1, topic + start, end - start);
 			return;
 		}
 		if (!sl)
@@ -785,7 +776,7 @@ static bool doc_device(const struct tm_doc *d, const char *path, char *out)
 		return false;
 	if (!d->sc) {
 		if (cJSON_IsString(x.j)) {
-			copy_id(out, x.j->valuestring, strlen(x.j->valuestring));
+			sensor_copy_str(out, SENSOR_ID_MAX + 1, x.j->valuestring);
 			return true;
 		}
 		if (cJSON_IsNumber(x.j)) {
@@ -798,7 +789,7 @@ static bool doc_device(const struct tm_doc *d, const char *path, char *out)
 	const char *p = d->sc->js + t->start;
 	size_t n = (size_t)(t->end - t->start);
 	if (t->type == JSMN_STRING) {
-		copy_id(out, p, n);
+		sensor_copy_bytes(out, SENSOR_ID_MAX + 1, p, n);
 		return true;
 	}
 	if (t->type == JSMN_PRIMITIVE && p[0] != 't' && p[0] != 'f' && p[0] != 'n') {
@@ -824,8 +815,7 @@ static void extract(const struct tm_cfg *c, int entry, const char *client_id,
 
 	switch (e->dev_from) {
 	case TM_DEV_CLIENT_ID:
-		copy_id(r->device, client_id ? client_id : "",
-			client_id ? strlen(client_id) : 0);
+		sensor_copy_str(r->device, sizeof(r->device), client_id);
 		break;
 	case TM_DEV_TOPIC_LEVEL:
 		device_from_topic(topic, topic_len, e->dev_level, r->device);
@@ -833,8 +823,7 @@ static void extract(const struct tm_cfg *c, int entry, const char *client_id,
 	case TM_DEV_FIELD: {
 		if (!d || !doc_device(d, e->dev_path, r->device)) {
 			/* Fall back on the sender: a reading is never unowned. */
-			copy_id(r->device, client_id ? client_id : "",
-				client_id ? strlen(client_id) : 0);
+			sensor_copy_str(r->device, sizeof(r->device), client_id);
 			set_error(r, "device field", e->dev_path, "missing");
 		}
 		break;

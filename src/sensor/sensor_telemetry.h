@@ -96,8 +96,8 @@ void tm_scan_free(struct tm_scan *s);
  * tm_extract without cJSON: the payload is tokenized into sc. Returns true
  * with r filled exactly as tm_extract would fill it from cJSON's tree, or
  * false when the payload needs cJSON (entry format number, a payload that
- * is not strict RFC 8259 JSON, more tokens or nesting than sc takes, or an
- * escaped key or string on the way to a value); r is then undefined.
+ * is not strict RFC 8259 JSON, more tokens or nesting than sc takes, or
+ * holds a backslash escape); r is then undefined.
  */
 bool tm_extract_fast(const struct tm_cfg *c, int entry, const char *client_id,
 		     const uint8_t *topic, size_t topic_len, const uint8_t *payload,

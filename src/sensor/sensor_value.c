@@ -136,20 +136,10 @@ struct val {
 /* ---- hashing and the index ---- */
 
 
-static uint64_t val_key_hash(const char *dev, const char *field)
+/* A device's hash; a series' key adds its field name (val_series_get). */
+static uint64_t val_dev_hash(const char *dev)
 {
-	uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, dev, strlen(dev) + 1);
-	if (field)
-		h = hash_fnv1a(h, field, strlen(field) + 1);
-	return h;
-}
-
-/* A bounded copy of a NUL-terminated s into dst[cap] (no printf per message). */
-static void val_copy(char *dst, size_t cap, const char *s)
-{
-	size_t n = strnlen(s, cap - 1);
-	memcpy(dst, s, n);
-	dst[n] = 0;
+	return hash_fnv1a(HASH_FNV1A_INIT, dev, strlen(dev) + 1);
 }
 
 static int val_idx_init(struct val_idx *ix, uint32_t cap)
@@ -270,7 +260,7 @@ static bool val_own_eq(const struct val *s, int32_t i, const char *dev, const ch
 
 /*
  * The series of dev/field (both at most their *_MAX bytes), created empty
- * when new; hdev is val_key_hash(dev, NULL), computed once per message.
+ * when new; hdev is val_dev_hash(dev), computed once per message.
  */
 static struct val_series *val_series_get(struct val *s, uint64_t hdev, const char *dev,
 					 const char *field)
@@ -690,17 +680,17 @@ static bool val_check_owner(struct val *s, const struct sensor_msg *m, uint64_t 
 	if (s->cfg.owner == VAL_OWNER_OFF)
 		return false;
 	char cid[SENSOR_ID_MAX + 1];
-	val_copy(cid, sizeof(cid), m->client_id ? m->client_id : "");
+	sensor_copy_str(cid, sizeof(cid), m->client_id);
 	bool fresh;
 	struct val_owner *o = val_owner_get(s, hdev, dev, &fresh);
 	bool cid_diff = false, addr_diff = false;
 	if (s->cfg.owner == VAL_OWNER_CLIENT_ID) {
 		if (fresh)
-			val_copy(o->client_id, sizeof(o->client_id), dev);
+			sensor_copy_str(o->client_id, sizeof(o->client_id), dev);
 		cid_diff = cid[0] && strcmp(cid, dev) != 0;
 	} else {
 		if (fresh) {
-			val_copy(o->client_id, sizeof(o->client_id), cid);
+			sensor_copy_str(o->client_id, sizeof(o->client_id), cid);
 			val_copy_addr(&o->addr, &m->client);
 			return false;
 		}
@@ -709,7 +699,7 @@ static bool val_check_owner(struct val *s, const struct sensor_msg *m, uint64_t 
 		/* Fill in what the first message did not tell (a capture started mid-session). */
 		if (!cid_diff && !addr_diff) {
 			if (!o->client_id[0] && cid[0])
-				val_copy(o->client_id, sizeof(o->client_id), cid);
+				sensor_copy_str(o->client_id, sizeof(o->client_id), cid);
 			if (!o->addr.family && m->client.family)
 				val_copy_addr(&o->addr, &m->client);
 		}
@@ -794,7 +784,7 @@ static void val_on_msg(void *state, const struct sensor_msg *m)
 	if (s->env.tm && tm->entry >= 0 && (uint32_t)tm->entry < s->env.tm->n &&
 	    (uint32_t)tm->entry < TM_MAX_ENTRIES)
 		e = &s->env.tm->e[tm->entry];
-	uint64_t hdev = val_key_hash(dev, NULL);
+	uint64_t hdev = val_dev_hash(dev);
 	bool spoofed = val_check_owner(s, m, hdev, dev);
 	uint32_t n = tm->n < SENSOR_MAX_VALUES ? tm->n : SENSOR_MAX_VALUES;
 	for (uint32_t i = 0; i < n; i++) {
@@ -1233,7 +1223,7 @@ static void val_load(void *state, const cJSON *saved)
 				continue;
 			}
 			struct val_series *x =
-				val_series_get(s, val_key_hash(tmp.device, NULL), tmp.device, tmp.field);
+				val_series_get(s, val_dev_hash(tmp.device), tmp.device, tmp.field);
 			*x = tmp;
 			s->loaded++;
 		}
@@ -1276,7 +1266,7 @@ static void val_load(void *state, const cJSON *saved)
 			snprintf(tmp.client_id, sizeof(tmp.client_id), "%s", cid);
 			tmp.addr = a;
 			bool fresh;
-			struct val_owner *o = val_owner_get(s, val_key_hash(dev, NULL), dev, &fresh);
+			struct val_owner *o = val_owner_get(s, val_dev_hash(dev), dev, &fresh);
 			*o = tmp;
 			s->loaded++;
 		}

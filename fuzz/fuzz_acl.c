@@ -13,14 +13,14 @@
  * is (coverage agrees with mosquitto's first-match walk); an allowed
  * subscription lets the client read every topic it matches; a verdict
  * with a line names a line of the input; sacl_filter_covered with one
- * grant and a plain topic agrees with topic_matches.
+ * grant and a plain topic agrees with mqtt_topic_match.
  */
 #define _POSIX_C_SOURCE 200809L /* open_memstream */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "rules/rules.h"
+#include "mqtt/mqtt_topic.h"
 #include "sensor/sensor_acl.h"
 
 #define MAX_WORDS 12
@@ -127,7 +127,7 @@ static void check_client(struct sacl *a, const char *user, const char *cid,
 		for (unsigned k = 0; k < nf; k++) {
 			size_t tl = strlen(f[k]);
 			if (has_wild(f[k]) || !sacl_filter_valid(f[k], tl) ||
-			    !topic_matches(f[i], f[k], tl))
+			    !mqtt_topic_match(f[i], f[k], tl))
 				continue;
 			FUZZ_CHECK(sacl_check(a, user, cid, SACL_READ, f[k], tl, &v));
 		}
@@ -203,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				continue;
 			const char *g[1] = { f[i] };
 			FUZZ_CHECK(sacl_filter_covered(f[k], tl, g, &gl, 1, pos) ==
-				   topic_matches(f[i], f[k], tl));
+				   mqtt_topic_match(f[i], f[k], tl));
 		}
 	}
 	sacl_free(a);

@@ -16,7 +16,7 @@
  * its protocol, valid filters) and its raw text loads again to the same
  * raw and sid; every rule that matches an event is among its candidates;
  * a filter without wildcards overlaps exactly what it matches, and
- * overlap is symmetric; rule_glob_match agrees with fnmatch(3) on the
+ * overlap is symmetric; glob_match agrees with fnmatch(3) on the
  * rules' globs (without character classes, which it does not have, and
  * with closed brackets).
  */
@@ -28,7 +28,9 @@
 #include "fuzz_util.h"
 #include "mqtt/mqtt_session.h"
 #include "mqtt/mqtt_types.h"
+#include "mqtt/mqtt_topic.h"
 #include "rules/rules.h"
+#include "util/glob.h"
 #include "../tests/unit/glob_oracle.h"
 
 #define MAX_TOPIC_EVENTS 16
@@ -264,7 +266,7 @@ static void check_glob(const char *pat, const char *s)
 	if (strstr(pat, "[:") || strstr(pat, "[=") || strstr(pat, "[.") ||
 	    !brackets_closed(pat))
 		return;
-	FUZZ_CHECK(rule_glob_match(pat, s, strlen(s)) ==
+	FUZZ_CHECK(glob_match(pat, s, strlen(s)) ==
 		   (fnmatch(pat, s, 0) == 0));
 }
 
@@ -307,12 +309,12 @@ static void run_topics(const struct ruleset *rs)
 		check_event(rs, &x.ev);
 		for (unsigned k = 0; k < nf; k++) {
 			size_t kn = strlen(f[k]);
-			bool ov = topic_filters_overlap(f[i], f[k], kn);
+			bool ov = mqtt_topic_overlap(f[i], f[k], kn);
 			if (strncmp(f[i], "$share/", 7) && strncmp(f[k], "$share/", 7))
-				FUZZ_CHECK(ov == topic_filters_overlap(f[k], f[i],
+				FUZZ_CHECK(ov == mqtt_topic_overlap(f[k], f[i],
 								       strlen(f[i])));
 			if (!strpbrk(f[k], "+#") && strncmp(f[k], "$share/", 7))
-				FUZZ_CHECK(ov == topic_matches(f[i], f[k], kn));
+				FUZZ_CHECK(ov == mqtt_topic_match(f[i], f[k], kn));
 		}
 	}
 }

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "detect/event.h"
+#include "event/event.h"
 #include "mqtt/mqtt_session.h"
 #include "mqtt/mqtt_types.h"
 #include "net/flow_table.h"

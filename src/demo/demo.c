@@ -29,6 +29,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "mqtt/mqtt_topic.h"
 #include "rules/rules.h"
 #include "util/file.h"
 
@@ -387,7 +388,7 @@ static bool demo_cond(const cJSON *c, const cJSON *lab)
 				return false;
 		} else if (!strcmp(k, "overlaps")) {
 			if (!cJSON_IsString(op) || !cJSON_IsString(v) ||
-			    !topic_filters_overlap(op->valuestring, v->valuestring, strlen(v->valuestring)))
+			    !mqtt_topic_overlap(op->valuestring, v->valuestring, strlen(v->valuestring)))
 				return false;
 		} else if (!strcmp(k, "eq_path")) {
 			const cJSON *w = cJSON_IsString(op) ? demo_label_item(lab, op->valuestring) : NULL;

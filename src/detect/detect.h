@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "detect/event.h"
-#include "output/alert.h"
+#include "event/event.h"
+#include "event/alert.h"
 #include "rules/rules.h"
 
 struct detect_cfg {

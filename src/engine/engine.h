@@ -10,7 +10,7 @@
 
 #include "detect/detect.h"
 #include "mqtt/mqtt_session.h"
-#include "output/alert.h"
+#include "event/alert.h"
 #include "output/outputs.h"
 #include "rules/rules.h"
 #include "net/flow_table.h"

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "output/alert.h"
+#include "event/alert.h"
 #include "util/jw.h"
 #include "util/timefmt.h"
 

@@ -78,20 +78,6 @@ static const char *vars_find(const struct rule_vars *vs, const char *name,
 
 /* ---- the rule set ---- */
 
-int rlist_push(struct rlist *l, const struct rule *r)
-{
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 8;
-		const struct rule **nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return -1;
-		l->v = nv;
-		l->cap = nc;
-	}
-	l->v[l->n++] = r;
-	return 0;
-}
-
 /* Frees what r owns (not r: rules live in chunks or on the stack). */
 static void rule_free(struct rule *r)
 {

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "detect/event.h"
+#include "event/event.h"
 
 /* Address and port variables from the config (vars.address-groups, ...). */
 #define RULE_VARS_MAX 64
@@ -170,13 +170,6 @@ bool rule_match(const struct rule *r, const struct det_event *ev,
 		bool *target_src);
 
 /*
- * fnmatch(3) with flags 0 on the slice s[0..n) (client_id, username,
- * filter and anomaly globs): '*', '?', [sets], [!sets], '\' escapes,
- * byte by byte, in O(len(pat) * n).
- */
-bool rule_glob_match(const char *pat, const char *s, size_t n);
-
-/*
  * The *.rules files of a directory (not starting with '.'), as malloc'd
  * "DIR/NAME" paths in name order. Returns their number, or -1 when the
  * directory cannot be read (errno set). Free with rules_paths_free.
@@ -198,13 +191,5 @@ int rules_check(const struct rule_vars *vars, int n, char **paths,
 const char *rule_priority_name(unsigned priority);
 /* Suricata severity (1 highest .. 4) from a priority (4 highest .. 0). */
 unsigned rule_severity(unsigned priority);
-
-/*
- * MQTT topic filter semantics (MQTT 5.0 §4.7): whether filter matches the
- * topic name, and whether a subscription filter sub can receive some topic
- * that filter rule covers (used for SUBSCRIBE and UNSUBSCRIBE).
- */
-bool topic_matches(const char *filter, const char *topic, size_t topic_len);
-bool topic_filters_overlap(const char *rule, const char *sub, size_t sub_len);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * rules_int.h - internals shared by rule_parse.c (loading) and
- * rule_match.c (the candidate index and matching): the rule set itself.
+ * rule_index.c (the candidate index): the rule set itself.
  * Not for use outside src/rules/.
  */
 #ifndef MQTTIDS_RULES_INT_H
@@ -54,7 +54,7 @@ struct ruleset {
 	/* sid -> index + 1, open addressing (duplicate warnings) */
 	uint32_t *sid_keys, *sid_vals;
 	size_t sid_cap, sid_n;
-	/* candidate index, rebuilt after each load (rule_match.c) */
+	/* candidate index, rebuilt after each load (rule_index.c) */
 	struct rlist tcp, anomaly, mqtt[16];
 	/*
 	 * tcp rules by the segment's FIN..URG bits (tcp_flags & 0x3f): the

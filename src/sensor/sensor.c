@@ -18,7 +18,6 @@
 
 #include "mqtt/mqtt_session.h"
 #include "net/flow_table.h"
-#include "rules/rules.h"
 #include "sensor/sensor_cfg.h"
 #include "sensor/sensor_telemetry.h"
 #include "util/file.h"

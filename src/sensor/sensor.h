@@ -27,7 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "detect/event.h"
+#include "event/event.h"
 #include "mqtt/mqtt_types.h"
 
 #define SENSOR_ID_MAX 128     /* bytes of a device id, client id or username */
@@ -44,27 +44,7 @@ struct sensor_addr {
 	char str[SENSOR_ADDR_STR];
 };
 
-/* One value extracted from a PUBLISH payload. */
-struct tm_value {
-	uint32_t field;           /* index into the topic entry's fields */
-	const char *name;         /* the field's configured name */
-	double v;
-};
-
-/* What the telemetry extractor found in one PUBLISH (sensor_telemetry.c). */
-struct tm_result {
-	int entry;                /* telemetry.topics index that matched; -1: none */
-	char device[SENSOR_ID_MAX + 1]; /* "" when the device could not be named */
-	uint32_t n;
-	struct tm_value v[SENSOR_MAX_VALUES];
-	/*
-	 * The payload is not what the entry expects (not JSON, not a
-	 * number, a field missing or not numeric): error says what. The
-	 * values that were found are still in v.
-	 */
-	bool bad;
-	char error[96];
-};
+struct tm_result; /* sensor_telemetry.h */
 
 /* The digest of one MQTT message that every detector sees. */
 struct sensor_msg {

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules/rules.h"
+#include "mqtt/mqtt_topic.h"
 
 #define SACL_FILTER_MAX 65535      /* MQTT string limit */
 #define SACL_MSG_MAX 100           /* messages printed per file */
@@ -806,7 +806,7 @@ static bool check_topic(struct sacl *a, const struct sacl_group *ug, const char 
 {
 	for (uint32_t k = 0; ug && k < ug->n; k++) {
 		const struct sacl_entry *e = &a->e[ug->first + k];
-		if (!topic_matches(a->pool + e->off, t, n))
+		if (!mqtt_topic_match(a->pool + e->off, t, n))
 			continue;
 		if (e->access == 0)
 			return verdict(v, false, SACL_WHY_DENY_LINE, e->line);
@@ -825,7 +825,7 @@ static bool check_topic(struct sacl *a, const struct sacl_group *ug, const char 
 			continue;
 		size_t fl;
 		const char *f = expand(a, i, cid, cl, user, ul, &fl);
-		if (!topic_matches(f, t, n))
+		if (!mqtt_topic_match(f, t, n))
 			continue;
 		if (e->access == 0)
 			return verdict(v, false, SACL_WHY_DENY_LINE, e->line);
@@ -880,7 +880,7 @@ static bool check_sub(struct sacl *a, const struct sacl_group *ug, const char *u
 		return verdict(v, false, SACL_WHY_NO_GRANT, 0);
 	for (uint32_t k = 0; ug && k < ug->n; k++) {
 		const struct sacl_entry *e = &a->e[ug->first + k];
-		if (e->access == 0 && topic_filters_overlap(a->pool + e->off, s, sn))
+		if (e->access == 0 && mqtt_topic_overlap(a->pool + e->off, s, sn))
 			return verdict(v, false, SACL_WHY_DENY_LINE, e->line);
 	}
 	enum sacl_why why = SACL_WHY_NO_GRANT;
@@ -895,7 +895,7 @@ static bool check_sub(struct sacl *a, const struct sacl_group *ug, const char *u
 			continue;
 		size_t dl;
 		const char *d = expand(a, i, cid, cl, user, ul, &dl);
-		if (!topic_filters_overlap(d, s, sn))
+		if (!mqtt_topic_overlap(d, s, sn))
 			continue;
 		size_t xl = filter_intersect(s, sn, d, dl, a->ix, a->ix_cap);
 		size_t un = collect_reads(a, ug, false, user, ul, cid, cl);

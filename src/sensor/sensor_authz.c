@@ -24,7 +24,8 @@
 
 #include "mqtt/mqtt_session.h"
 #include "net/flow_table.h"
-#include "rules/rules.h"
+#include "mqtt/mqtt_topic.h"
+#include "util/glob.h"
 #include "sensor/sensor.h"
 #include "sensor/sensor_acl.h"
 #include "util/hash.h"
@@ -470,9 +471,9 @@ fail:
 static bool policy_matches(const struct authz_policy *p, const char *cid, const char *user,
 			   const struct sensor_addr *addr)
 {
-	if (p->client_id && !rule_glob_match(p->client_id, cid, strlen(cid)))
+	if (p->client_id && !glob_match(p->client_id, cid, strlen(cid)))
 		return false;
-	if (p->username && !rule_glob_match(p->username, user, strlen(user)))
+	if (p->username && !glob_match(p->username, user, strlen(user)))
 		return false;
 	if (p->n_addr) {
 		uint32_t k;
@@ -536,7 +537,7 @@ static bool policy_publish(struct authz *z, struct who *w, const char *t, size_t
 		for (uint32_t k = 0; k < p->n_pub; k++) {
 			size_t fl;
 			const char *f = policy_expand(z, &p->pub[k], w->cid, w->user, &fl);
-			if (f && topic_matches(f, t, n))
+			if (f && mqtt_topic_match(f, t, n))
 				return true;
 		}
 	}

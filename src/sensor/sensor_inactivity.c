@@ -19,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules/rules.h"
+#include "util/glob.h"
 #include "sensor/sensor.h"
+#include "sensor/sensor_telemetry.h"
 #include "util/timefmt.h"
 #include "util/jw.h"
 
@@ -372,7 +373,7 @@ static void in_remove(struct inact *st, uint32_t i)
 static double in_override_of(const struct inact *st, const char *name, bool *has)
 {
 	for (uint32_t k = 0; k < st->n_ov; k++) {
-		if (rule_glob_match(st->ov[k].glob, name, strlen(name))) {
+		if (glob_match(st->ov[k].glob, name, strlen(name))) {
 			*has = true;
 			return st->ov[k].timeout_s;
 		}

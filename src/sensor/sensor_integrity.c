@@ -12,6 +12,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sensor/sensor_integrity.h"
+#include "sensor/sensor_telemetry.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "rules/rules.h"
+#include "mqtt/mqtt_topic.h"
 #include "util/jw.h"
 
 #define INTEG_MAX_TOPICS 64
@@ -942,7 +943,7 @@ static const struct integ_topic *integ_policy(const struct integ *st, const stru
 	const char *topic = m->topic.p ? (const char *)m->topic.p : "";
 	size_t len = m->topic.p ? m->topic.len : 0;
 	for (uint32_t i = 0; i < st->n_topics; i++)
-		if (topic_matches(st->topics[i].filter, topic, len))
+		if (mqtt_topic_match(st->topics[i].filter, topic, len))
 			return st->topics[i].mode == INTEG_NONE ? NULL : &st->topics[i];
 	return NULL;
 }

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "rules/rules.h"
+#include "mqtt/mqtt_topic.h"
 
 #define JSMN_STATIC
 #define JSMN_STRICT
@@ -322,7 +322,7 @@ int tm_cfg_parse(FILE *log, const cJSON *section, struct tm_cfg *out)
 int tm_match(const struct tm_cfg *c, const uint8_t *topic, size_t len)
 {
 	for (uint32_t i = 0; i < c->n; i++)
-		if (topic_matches(c->e[i].filter, (const char *)topic, len))
+		if (mqtt_topic_match(c->e[i].filter, (const char *)topic, len))
 			return (int)i;
 	return -1;
 }

@@ -17,6 +17,28 @@
 #define TM_PATH_MAX 128
 #define TM_MAX_ENTRIES 64
 
+/* One value extracted from a PUBLISH payload. */
+struct tm_value {
+	uint32_t field;           /* index into the topic entry's fields */
+	const char *name;         /* the field's configured name */
+	double v;
+};
+
+/* What the telemetry extractor found in one PUBLISH (sensor_telemetry.c). */
+struct tm_result {
+	int entry;                /* telemetry.topics index that matched; -1: none */
+	char device[SENSOR_ID_MAX + 1]; /* "" when the device could not be named */
+	uint32_t n;
+	struct tm_value v[SENSOR_MAX_VALUES];
+	/*
+	 * The payload is not what the entry expects (not JSON, not a
+	 * number, a field missing or not numeric): error says what. The
+	 * values that were found are still in v.
+	 */
+	bool bad;
+	char error[96];
+};
+
 enum tm_device_from {
 	TM_DEV_CLIENT_ID = 0,  /* the session's client id */
 	TM_DEV_TOPIC_LEVEL,    /* level N of the topic (1-based) */

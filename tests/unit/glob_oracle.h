@@ -1,5 +1,5 @@
 /*
- * glob_oracle.h - which globs fnmatch(3) can judge for rule_glob_match:
+ * glob_oracle.h - which globs fnmatch(3) can judge for glob_match:
  * shared by test_rules.c and fuzz/fuzz_rules.c, which both compare the two.
  */
 #ifndef MQTTIDS_GLOB_ORACLE_H

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "sensor/sensor.h"
+#include "sensor/sensor_telemetry.h"
 
 /* The detector's entry point with a parsed payload (sensor_inactivity.c). */
 void sensor_inactivity_msg(void *state, const struct sensor_msg *m, const cJSON *json);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sensor/sensor.h"
+#include "sensor/sensor_telemetry.h"
 #include "sensor/sensor_integrity.h"
 
 #define S(x) ((uint64_t)(x) * 1000000u)

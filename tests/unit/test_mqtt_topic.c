@@ -8,16 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules/rules.h"
+#include "mqtt/mqtt_topic.h"
 
 static bool tm(const char *filter, const char *topic)
 {
-	return topic_matches(filter, topic, strlen(topic));
+	return mqtt_topic_match(filter, topic, strlen(topic));
 }
 
 static bool ov(const char *rule, const char *sub)
 {
-	return topic_filters_overlap(rule, sub, strlen(sub));
+	return mqtt_topic_overlap(rule, sub, strlen(sub));
 }
 
 #define MATCH(f, t) \
@@ -29,7 +29,7 @@ static bool ov(const char *rule, const char *sub)
 #define DISJOINT(a, b) \
 	do { if (ov(a, b)) fail_msg("'%s' should not overlap '%s'", a, b); } while (0)
 
-/* ---- topic_matches ---- */
+/* ---- mqtt_topic_match ---- */
 
 static void test_literal(void **state)
 {
@@ -124,15 +124,15 @@ static void test_topic_not_nul_terminated(void **state)
 {
 	(void)state;
 	const char buf[] = "a/b/cXYZ";
-	assert_true(topic_matches("a/b/c", buf, 5));
-	assert_false(topic_matches("a/b/cX", buf, 5));
-	assert_true(topic_matches("a/+/c", buf, 5));
-	assert_true(topic_matches("a/#", buf, 1));
-	assert_false(topic_matches("a/b", buf, 2)); /* "a/" */
+	assert_true(mqtt_topic_match("a/b/c", buf, 5));
+	assert_false(mqtt_topic_match("a/b/cX", buf, 5));
+	assert_true(mqtt_topic_match("a/+/c", buf, 5));
+	assert_true(mqtt_topic_match("a/#", buf, 1));
+	assert_false(mqtt_topic_match("a/b", buf, 2)); /* "a/" */
 	/* bytes after the slice never count, NUL inside it is a byte */
 	const char nul[] = { 'a', '/', 0, 'b' };
-	assert_true(topic_matches("a/+", nul, 4));
-	assert_false(topic_matches("a/", nul, 4));
+	assert_true(mqtt_topic_match("a/+", nul, 4));
+	assert_false(mqtt_topic_match("a/", nul, 4));
 }
 
 static void test_long_topics(void **state)
@@ -164,7 +164,7 @@ static void test_long_topics(void **state)
 	free(f);
 }
 
-/* ---- topic_filters_overlap ---- */
+/* ---- mqtt_topic_overlap ---- */
 
 static void test_overlap_basic(void **state)
 {
@@ -234,11 +234,11 @@ static void test_overlap_slices(void **state)
 {
 	(void)state;
 	const char buf[] = "a/bZZZ";
-	assert_true(topic_filters_overlap("a/b", buf, 3));
-	assert_false(topic_filters_overlap("a/bZ", buf, 3));
-	assert_true(topic_filters_overlap("a/#", buf, 1));
-	assert_true(topic_filters_overlap("#", buf, 0)); /* "" */
-	assert_false(topic_filters_overlap("a", buf, 0));
+	assert_true(mqtt_topic_overlap("a/b", buf, 3));
+	assert_false(mqtt_topic_overlap("a/bZ", buf, 3));
+	assert_true(mqtt_topic_overlap("a/#", buf, 1));
+	assert_true(mqtt_topic_overlap("#", buf, 0)); /* "" */
+	assert_false(mqtt_topic_overlap("a", buf, 0));
 }
 
 /* A topic without wildcards overlaps a filter exactly when it matches. */

@@ -1,11 +1,11 @@
 /*
- * topic.c - MQTT topic filter semantics for rules (MQTT 5.0 §4.7, 3.1.1
+ * mqtt_topic.c - MQTT topic filter semantics (MQTT 5.0 §4.7, 3.1.1
  * §4.7): whether a filter matches a topic name, and whether two filters
  * can match a common topic name. Both walk the strings once, level by
  * level, without allocating; the topic and subscription sides are slices
  * from the wire and may hold any bytes.
  */
-#include "rules/rules.h"
+#include "mqtt/mqtt_topic.h"
 
 #include <string.h>
 
@@ -57,7 +57,7 @@ static bool lv_next(struct lv *c, size_t n)
  * as a literal byte (rule filters are validated when loaded). One pass
  * over both strings: this runs for every PUBLISH against topic rules.
  */
-bool topic_matches(const char *f, const char *t, size_t n)
+bool mqtt_topic_match(const char *f, const char *t, size_t n)
 {
 	size_t i = 0;
 	bool wild_first = (f[0] == '+' || f[0] == '#') &&
@@ -111,7 +111,7 @@ static void strip_share(const char **s, size_t *len)
  * wildcard cannot meet a side whose first level is a literal starting
  * with '$'. Needs no backtracking: every filter suffix matches some topic.
  */
-bool topic_filters_overlap(const char *rule, const char *sub, size_t sub_len)
+bool mqtt_topic_overlap(const char *rule, const char *sub, size_t sub_len)
 {
 	strip_share(&sub, &sub_len);
 	struct lv a = { rule, strlen(rule), 0 };

@@ -21,8 +21,8 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "mqtt/mqtt_eve.h"
 #include "mqtt/mqtt_session.h"
+#include "output/eve.h"
 
 struct sink_ctx {
 	struct mqtt_ctx *mc;
@@ -30,20 +30,20 @@ struct sink_ctx {
 	uint64_t records;
 };
 
-static void sink_tx(void *ud, const struct mqtt_state *st, bool toclient,
-		    const char *frag, size_t frag_len)
+static void sink_tx(void *ud, const struct mqtt_state *st,
+		    const struct mqtt_tx *tx)
 {
 	struct sink_ctx *s = ud;
-	(void)toclient;
+	struct eve_cfg ec = { s->mc->cfg.string_log_limit, s->mc->cfg.log_passwords };
 	jw_reset(&s->line);
 	jw_open_obj(&s->line, NULL);
 	jw_cstr(&s->line, "event_type", "mqtt");
 	jw_open_obj(&s->line, "mqtt");
-	jw_append(&s->line, frag, frag_len);
+	eve_mqtt_tx(&s->line, tx, &ec);
 	jw_close_obj(&s->line);
-	if (st && st->session.len)
-		jw_raw(&s->line, "mqtt_session", st->session.buf,
-		       st->session.len);
+	FUZZ_CHECK(tx->truncated || (tx->n >= 1 && tx->n <= MQTT_TX_MSGS));
+	if (st && st->rec.present)
+		eve_mqtt_session(&s->line, "mqtt_session", &st->rec);
 	jw_close_obj(&s->line);
 	FUZZ_CHECK(!s->line.oom);
 	/* The line embeds mqtt_session, so this checks the session JSON too. */
@@ -74,9 +74,10 @@ static void sink_msg(void *ud, const struct mqtt_state *st, bool toclient,
 	FUZZ_CHECK(st != NULL);
 	FUZZ_CHECK(m->n_topics <= s->mc->cfg.max_topics);
 	FUZZ_CHECK(m->props.n + m->will_props.n <= s->mc->parser.max_props);
+	struct eve_cfg ec = { s->mc->cfg.string_log_limit, s->mc->cfg.log_passwords };
 	jw_reset(&s->line);
 	jw_open_obj(&s->line, NULL);
-	mqtt_eve_msg(&s->line, m, &s->mc->cfg);
+	eve_mqtt_msg(&s->line, m, &ec);
 	jw_close_obj(&s->line);
 	FUZZ_CHECK(fuzz_json_check(s->line.buf, s->line.len) == 0);
 }

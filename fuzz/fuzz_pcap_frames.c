@@ -53,8 +53,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!out)
 		return 0;
 	fuzz_engine_cfg(&cfg);
-	struct engine *e = engine_new(&cfg, out);
+	struct eve_cfg ec = { cfg.mqtt.string_log_limit, cfg.mqtt.log_passwords };
+	struct output *o = output_open_stream(out, &ec);
+	struct engine *e = o ? engine_new(&cfg, o) : NULL;
 	if (!e) {
+		output_close(o, 0);
 		fclose(out);
 		free(obuf);
 		return 0;
@@ -76,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	engine_write_eve_stats(e);
 	FUZZ_CHECK(engine_packets(e) <= size);
 	engine_free(e);
+	FUZZ_CHECK(output_close(o, 0) == 0);
 	fclose(out);
 	check_lines(obuf, olen);
 	free(obuf);

@@ -24,9 +24,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!out || !path)
 		return 0;
 	fuzz_engine_cfg(&cfg);
-	struct engine *e = engine_new(&cfg, out);
-	if (!e)
+	struct eve_cfg ec = { cfg.mqtt.string_log_limit, cfg.mqtt.log_passwords };
+	struct output *o = output_open_stream(out, &ec);
+	struct engine *e = o ? engine_new(&cfg, o) : NULL;
+	if (!e) {
+		output_close(o, 0);
 		return 0;
+	}
 	char err[512];
 	err[0] = 0;
 	int rc = capture_file(path, e, err, sizeof(err));
@@ -37,5 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	engine_write_eve_stats(e);
 	engine_print_stats(e, out);
 	engine_free(e);
+	output_close(o, 0);
 	return 0;
 }

@@ -246,67 +246,21 @@ static uint64_t wall_now_us(void)
 	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 }
 
-/* What read and live write to besides the EVE stream. */
-struct run_out {
-	struct engine *e;
-	FILE *eve;          /* NULL: no EVE file */
-	const char *eve_path;
-	bool eve_append;
-	FILE *console;      /* NULL: no console lines */
-	bool color;
-	struct timefmt tf;
-	struct store *db;
-	bool live;
-	uint64_t last_alert_us;
-};
-
-static void out_alert(void *ud, const struct alert *a)
+/* Live: the capture is idle. */
+static void out_flush(void *ud)
 {
-	struct run_out *o = ud;
-	if (o->console) {
-		console_alert(o->console, &o->tf, a, o->color);
-		if (o->live)
-			fflush(o->console);
-	}
-	if (o->db) {
-		size_t n;
-		const char *eve = engine_alert_eve(o->e, &n);
-		uint64_t now = o->live ? wall_now_us() : a->ts_us;
-		store_put(o->db, a, eve, n, now);
-	}
-	o->last_alert_us = a->ts_us;
+	output_flush(ud, 0);
 }
 
-/* Live: once a second. Reopens the EVE file after SIGHUP (logrotate). */
+/* Live: once a second. Commits the store; reopens files after SIGHUP. */
 static void out_tick(void *ud, uint64_t now_us)
 {
-	struct run_out *o = ud;
-	if (o->db)
-		store_flush(o->db, now_us);
+	struct output *o = ud;
+	output_flush(o, now_us);
 	if (!got_hup)
 		return;
 	got_hup = 0;
-	if (!o->eve || o->eve == stdout)
-		return;
-	FILE *nf = fopen(o->eve_path, "a");
-	if (!nf) {
-		fprintf(stderr, "mqttids: reopening %s after SIGHUP: %s; still writing to the old file\n",
-			o->eve_path, strerror(errno));
-		return;
-	}
-	fflush(o->eve);
-	fclose(o->eve);
-	o->eve = nf;
-	setvbuf(nf, NULL, _IOFBF, 1 << 16);
-	engine_set_output(o->e, nf);
-	fprintf(stderr, "mqttids: SIGHUP: reopened %s\n", o->eve_path);
-}
-
-static void out_flush(void *ud)
-{
-	struct run_out *o = ud;
-	if (o->eve)
-		fflush(o->eve);
+	output_reopen(o);
 }
 
 /* The rules directory used when none is configured. */
@@ -393,62 +347,59 @@ static int run(const char *cmd, int argc, char **argv)
 	ids->detect.uuid_seed = live ? random_seed() : 0;
 	/* metadata.mqtt.auth.password[] only when passwords are logged at all. */
 	ids->detect.log_passwords = c.cfg.mqtt.log_passwords;
-	struct run_out ro;
-	memset(&ro, 0, sizeof(ro));
-	ro.live = live;
-	timefmt_init(&ro.tf);
+
 	/* decode: EVE to stdout unless -o; read/live: only to --eve/-o or the config's file. */
 	const char *eve_path = c.output ? c.output : detect ? (ids->eve_path[0] ? ids->eve_path : NULL) : "-";
-	FILE *out = stdout;
-	if (eve_path && strcmp(eve_path, "-")) {
-		/* live appends (a restart must not clobber the log); read rewrites. */
-		out = fopen(eve_path, live ? "a" : "w");
-		if (!out) {
-			perror(eve_path);
-			return run_fail(&c);
-		}
-	}
-	if (!eve_path)
-		ids->eve_mqtt = ids->eve_anomaly = ids->eve_alert = false;
+	struct output_cfg oc;
+	memset(&oc, 0, sizeof(oc));
+	oc.eve.string_log_limit = c.cfg.mqtt.string_log_limit;
+	oc.eve.log_passwords = c.cfg.mqtt.log_passwords;
+	oc.eve_path = eve_path;
+	/* live appends (a restart must not clobber the log); read rewrites. */
+	oc.eve_append = live;
 	if (!detect)
-		ids->eve_mqtt = ids->eve_anomaly = true;
-	ro.eve = eve_path ? out : NULL;
-	ro.eve_path = eve_path;
-	static char obuf[1 << 16];
-	setvbuf(out, obuf, _IOFBF, sizeof(obuf));
-	struct engine *e = engine_new(&c.cfg, out);
-	if (!e) {
-		fprintf(stderr, "mqttids: out of memory setting up the engine\n");
-		return run_fail(&c);
-	}
-	ro.e = e;
+		oc.eve_kinds = OUT_BIT(OUT_MQTT) | OUT_BIT(OUT_ANOMALY);
+	else
+		oc.eve_kinds = (ids->eve_mqtt ? OUT_BIT(OUT_MQTT) : 0) |
+			       (ids->eve_anomaly ? OUT_BIT(OUT_ANOMALY) : 0) |
+			       (ids->eve_alert ? OUT_BIT(OUT_ALERT) : 0);
+	if (c.stats)
+		oc.eve_kinds |= OUT_BIT(OUT_STATS);
+	bool eve_stdout = eve_path && !strcmp(eve_path, "-");
+	if (detect && ids->console)
+		oc.console = eve_stdout ? stderr : stdout;
+	oc.console_color = ids->console_color;
+	oc.db_path = detect ? ids->db_path : NULL;
+	oc.store = ids->store;
+	oc.live = live;
+
 	struct ruleset *rs = NULL;
-	int rc = 0;
+	struct output *out = NULL;
+	struct engine *e = NULL;
+	int rc = 1;
+	char err[512];
 	if (detect) {
 		rs = load_rules(ids);
 		if (!rs) {
 			fprintf(stderr, "mqttids: out of memory loading rules\n");
-			engine_free(e);
-			return run_fail(&c);
+			goto done;
 		}
-		if (ids->console)
-			ro.console = out == stdout && eve_path ? stderr : stdout;
-		ro.color = ids->console_color;
-		if (ids->db_path[0]) {
-			char err[512];
-			ro.db = store_open(ids->db_path, &ids->store, err, sizeof(err));
-			if (!ro.db) {
-				fprintf(stderr, "mqttids: %s\n", err);
-				rc = 1;
-				goto done;
-			}
-		}
-		struct alert_sink extra = { out_alert, &ro };
-		int er = engine_enable_detect(e, rs, extra, live);
+	}
+	out = output_open(&oc, err, sizeof(err));
+	if (!out) {
+		fprintf(stderr, "mqttids: %s\n", err);
+		goto done;
+	}
+	e = engine_new(&c.cfg, out);
+	if (!e) {
+		fprintf(stderr, "mqttids: out of memory setting up the engine\n");
+		goto done;
+	}
+	if (detect) {
+		int er = engine_enable_detect(e, rs, live);
 		if (er != 0) {
 			fprintf(stderr, er == -2 ? "mqttids: the data detectors could not start; fix the configuration or use --no-detectors\n"
 						 : "mqttids: out of memory setting up detection\n");
-			rc = 1;
 			goto done;
 		}
 		fprintf(stderr, "mqttids: %zu rules loaded\n", ruleset_count(rs));
@@ -456,7 +407,7 @@ static int run(const char *cmd, int argc, char **argv)
 		if (sn && sensors_state_path(sn))
 			sensors_load_state(sn, sensors_state_path(sn));
 	}
-	char err[512];
+	rc = 0;
 	if (live) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));
@@ -464,7 +415,7 @@ static int run(const char *cmd, int argc, char **argv)
 		sigaction(SIGHUP, &sa, NULL);
 		c.live.flush = out_flush;
 		c.live.tick = out_tick;
-		c.live.ud = &ro;
+		c.live.ud = out;
 		if (capture_live(&c.live, e, err, sizeof(err)) != 0) {
 			fprintf(stderr, "mqttids: %s\n", err);
 			rc = 1;
@@ -493,21 +444,19 @@ static int run(const char *cmd, int argc, char **argv)
 			(unsigned long long)ds->matches,
 			(unsigned long long)ds->events,
 			(unsigned long long)ds->rule_checks,
-			(unsigned long long)engine_sensor_reports(e));
+			(unsigned long long)ds->findings);
 done:
 	engine_free(e);
-	if (ro.db) {
-		store_flush(ro.db, live ? wall_now_us() : ro.last_alert_us);
-		store_close(ro.db);
+	if (out) {
+		uint64_t failed = output_errors(out);
+		if (output_close(out, live ? wall_now_us() : 0) != 0) {
+			if (failed)
+				fprintf(stderr, "mqttids: %llu records could not be written to the outputs\n",
+					(unsigned long long)failed);
+			rc = 1;
+		}
 	}
 	ruleset_free(rs);
-	out = ro.eve ? ro.eve : out;
-	if (fflush(out) != 0 || (out != stdout && fclose(out) != 0)) {
-		perror(eve_path ? eve_path : "stdout");
-		rc = 1;
-	}
-	if (ro.console)
-		fflush(ro.console);
 	config_deinit(&c.cfg);
 	return rc;
 }

@@ -1,14 +1,15 @@
 /*
- * detect.c - the rule engine: each event goes to its candidate rules; each
- * match counts in the (rule, target) tracker of threshold.c; at the
+ * detect.c - detection's one entry point: each event goes to its candidate
+ * rules and, for MQTT messages, to the detectors of src/sensor (client-id
+ * takeover and the data detectors), whose findings come back here, are
+ * handed on to be logged, and run through the rules like any event. Each
+ * rule match counts in the (rule, target) tracker of threshold.c; at the
  * threshold an alert is built with the metadata aggregated for that
  * tracker, and matches during the cooldown are added to it and reported
- * as one update when the cooldown ends. Also watches client ids for
- * takeovers and turns them into client_id_takeover anomaly events.
+ * as one update when the cooldown ends.
  *
- * Semantics: docs/detection.md. Memory: trackers, aggregate slots and the
- * client-id table are pools sized in detect_new; nothing is allocated per
- * event.
+ * Semantics: docs/detection.md. Memory: trackers and aggregate slots are
+ * pools sized in detect_new; nothing is allocated per event.
  */
 #define _POSIX_C_SOURCE 200809L /* inet_ntop */
 #include "detect/detect.h"
@@ -25,6 +26,7 @@
 #include "net/flow_table.h"
 #include "sensor/sensor.h"
 #include "util/hash.h"
+#include "util/rd.h"
 
 /* Metadata caps per alert (docs/detection.md). */
 #define META_STR_MAX 256     /* bytes of one client id, user, password, topic */
@@ -33,9 +35,9 @@
 #define META_MAX_PASSWORDS 16
 #define META_MAX_TOPICS 32   /* keys per topic map */
 #define META_ARENA 8192      /* bytes of strings per aggregate */
-#define META_DETECTOR 2048   /* bytes of a data detector's metadata.detector */
-#define META_DETAIL 256      /* bytes of its one-line detail */
-#define CID_MAX 256          /* bytes of a client id in the takeover table */
+#define META_DETECTOR 2048   /* bytes of a data detector's own members */
+#define META_DETAIL 256      /* bytes of its one-line detail (with NUL) */
+#define META_NAME 64         /* bytes of a finding's layer and event (with NUL) */
 
 #define ADDR_STR 46          /* INET6_ADDRSTRLEN */
 
@@ -58,13 +60,21 @@ struct agg {
 	const char *ids[META_MAX_IDS];
 	const char *users[META_MAX_USERS];
 	const char *pass[META_MAX_PASSWORDS];
+	uint16_t ids_len[META_MAX_IDS];
+	uint16_t users_len[META_MAX_USERS];
+	uint16_t pass_len[META_MAX_PASSWORDS];
 	struct alert_count topics[3][META_MAX_TOPICS];
+	/* Each topic key's length and hash: a match is tested on these first. */
+	uint16_t topic_len[3][META_MAX_TOPICS];
+	uint32_t topic_hash[3][META_MAX_TOPICS];
 	uint32_t used;
 	char arena[META_ARENA];
-	/* The latest data-detector finding (src/sensor): "detector":{...}. */
-	uint32_t det_len;
-	char det[META_DETECTOR];
+	/* The latest detector finding (src/sensor): metadata.detector. */
+	bool has_finding;
+	struct alert_finding finding; /* points into the arrays below */
+	char layer[META_NAME], event[META_NAME];
 	char detail[META_DETAIL];
+	char det[META_DETECTOR];
 };
 
 /* detect.c's part of each tracker (thr_user). */
@@ -80,26 +90,13 @@ struct trk {
 	uint64_t pcap_cnt;
 };
 
-/* A client id and the open connection that holds it (takeovers). */
-struct cid {
-	struct cid *hnext;       /* by id; the free list */
-	struct cid *fnext;       /* by flow */
-	struct cid *lprev, *lnext;
-	uint32_t hash;
-	const struct flow *flow;
-	uint64_t flow_id;
-	uint8_t family;
-	uint8_t addr[16];
-	char addr_str[ADDR_STR];
-	uint16_t len;
-	char id[CID_MAX + 1];
-};
-
 struct detect {
 	struct detect_cfg cfg;
 	const struct ruleset *rs;
-	struct alert_sink sink;
+	struct detect_emit emit;
 	struct detect_stats st;
+	struct sensors *sn;      /* the detectors; NULL: none */
+	void *takeover;          /* the takeover detector's state, for its counter */
 	struct thr_table *thr;
 	uint64_t seq;            /* alerts raised: part of each uuid */
 
@@ -108,13 +105,6 @@ struct detect {
 	struct agg *agg_free;
 	struct agg *idle_head, *idle_tail; /* LRU of AGG_IDLE slots */
 	struct agg scratch;      /* one-shot alerts that need no slot */
-
-	struct cid *cids;        /* max_client_ids entries */
-	uint32_t cids_max, cids_used;
-	struct cid *cid_free;
-	struct cid **cid_by_id, **cid_by_flow;
-	uint32_t cid_mask;
-	struct cid *cid_head, *cid_tail; /* LRU: head most recent */
 };
 
 void detect_cfg_default(struct detect_cfg *c)
@@ -126,22 +116,18 @@ void detect_cfg_default(struct detect_cfg *c)
 	c->uuid_seed = 0;
 }
 
-const struct detect_stats *detect_stats(const struct detect *d)
+const struct detect_stats *detect_stats(struct detect *d)
 {
+	d->st.takeovers = sensor_takeover_count(d->takeover);
 	return &d->st;
 }
 
-/* ---- hashing ---- */
-
-static uint64_t mix64(uint64_t x)
+struct sensors *detect_sensors(struct detect *d)
 {
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
+	return d ? d->sn : NULL;
 }
+
+/* ---- hashing ---- */
 
 /*
  * Two independent 64-bit lanes over the same input, for 128-bit uuids.
@@ -154,15 +140,15 @@ struct h128 {
 
 static void h128_init(struct h128 *h, uint64_t seed)
 {
-	h->a = mix64(seed ^ 0x243f6a8885a308d3ull);
-	h->b = mix64(seed + 0x13198a2e03707344ull) ^ 0xa4093822299f31d0ull;
+	h->a = hash_mix64(seed ^ 0x243f6a8885a308d3ull);
+	h->b = hash_mix64(seed + 0x13198a2e03707344ull) ^ 0xa4093822299f31d0ull;
 	h->n = 0;
 }
 
 static void h128_word(struct h128 *h, uint64_t w)
 {
-	h->a = mix64(h->a ^ w) + 0x9e3779b97f4a7c15ull;
-	h->b = mix64((h->b + w) * 0xff51afd7ed558ccdull ^ (h->b >> 29));
+	h->a = hash_mix64(h->a ^ w) + 0x9e3779b97f4a7c15ull;
+	h->b = hash_mix64((h->b + w) * 0xff51afd7ed558ccdull ^ (h->b >> 29));
 	h->n++;
 }
 
@@ -183,18 +169,6 @@ static void h128_bytes(struct h128 *h, const void *p, size_t len)
 			w |= (uint64_t)s[i] << (8 * i);
 		h128_word(h, w ^ ((uint64_t)0x80 << 56));
 	}
-}
-
-static uint32_t hash_bytes(const void *p, size_t len)
-{
-	uint64_t h = mix64(hash_fnv1a(HASH_FNV1A_INIT, p, len));
-	return (uint32_t)(h ^ (h >> 32));
-}
-
-static uint32_t hash_ptr(const void *p)
-{
-	uint64_t h = mix64((uint64_t)(uintptr_t)p);
-	return (uint32_t)(h ^ (h >> 32));
 }
 
 /*
@@ -218,7 +192,7 @@ static void uuid_make(struct detect *d, const struct rule *r,
 	h128_word(&h, ts_us);
 	h128_word(&h, ++d->seq);
 	uint8_t b[16];
-	uint64_t x = mix64(h.a ^ h.n), y = mix64(h.b ^ ~h.n);
+	uint64_t x = hash_mix64(h.a ^ h.n), y = hash_mix64(h.b ^ ~h.n);
 	for (int i = 0; i < 8; i++) {
 		b[i] = (uint8_t)(x >> (8 * i));
 		b[8 + i] = (uint8_t)(y >> (8 * i));
@@ -261,8 +235,7 @@ static void agg_clear(struct agg *a)
 	a->n_ids = a->n_users = a->n_pass = 0;
 	a->n_topics[0] = a->n_topics[1] = a->n_topics[2] = 0;
 	a->used = 0;
-	a->det_len = 0;
-	a->detail[0] = 0;
+	a->has_finding = false;
 }
 
 static void idle_unlink(struct detect *d, struct agg *a)
@@ -378,7 +351,8 @@ static void meta_drop(struct detect *d, struct agg *a)
 
 /* Adds a distinct non-empty string to one of a's lists. */
 static void meta_add_str(struct detect *d, struct agg *a, const char **v,
-			 uint32_t *n, uint32_t cap, const void *s, size_t len)
+			 uint16_t *lens, uint32_t *n, uint32_t cap,
+			 const void *s, size_t len)
 {
 	bool cut;
 	size_t keep = str_keep(s, len, META_STR_MAX, &cut);
@@ -387,13 +361,14 @@ static void meta_add_str(struct detect *d, struct agg *a, const char **v,
 	if (!keep)
 		return;
 	for (uint32_t i = 0; i < *n; i++)
-		if (!strncmp(v[i], s, keep) && v[i][keep] == 0)
+		if (lens[i] == keep && !memcmp(v[i], s, keep))
 			return;
 	const char *c = *n < cap ? agg_strdup(a, s, keep) : NULL;
 	if (!c) {
 		meta_drop(d, a);
 		return;
 	}
+	lens[*n] = (uint16_t)keep;
 	v[(*n)++] = c;
 }
 
@@ -401,20 +376,28 @@ static void meta_add_str(struct detect *d, struct agg *a, const char **v,
 static void meta_add_topic(struct detect *d, struct agg *a, int map,
 			   struct slice topic, int qos)
 {
-	char key[META_STR_MAX + 16];
+	static const char qos_tag[] = " (QOS: 0)";
+	char key[META_STR_MAX + sizeof(qos_tag)];
 	bool cut;
 	size_t n = str_keep(topic.p, topic.len, META_STR_MAX, &cut);
 	if (cut)
 		a->truncated = true;
 	if (n)
 		memcpy(key, topic.p, n);
-	if (qos >= 0)
-		n += (size_t)snprintf(key + n, sizeof(key) - n, " (QOS: %d)", qos);
+	if (qos >= 0) {
+		/* QoS is 0..3 here: one digit, no printf per match. */
+		memcpy(key + n, qos_tag, sizeof(qos_tag) - 1);
+		key[n + sizeof(qos_tag) - 3] = (char)('0' + (qos & 3));
+		n += sizeof(qos_tag) - 1;
+	}
 	key[n] = 0;
+	uint32_t h = hash_fnv1a(HASH_FNV1A_INIT, key, n);
 	struct alert_count *v = a->topics[map];
+	uint16_t *lens = a->topic_len[map];
+	uint32_t *hashes = a->topic_hash[map];
 	uint32_t *cnt = &a->n_topics[map];
 	for (uint32_t i = 0; i < *cnt; i++) {
-		if (!strcmp(v[i].key, key)) {
+		if (hashes[i] == h && lens[i] == n && !memcmp(v[i].key, key, n)) {
 			v[i].count++;
 			return;
 		}
@@ -426,71 +409,53 @@ static void meta_add_topic(struct detect *d, struct agg *a, int map,
 	}
 	v[*cnt].key = c;
 	v[*cnt].count = 1;
+	lens[*cnt] = (uint16_t)n;
+	hashes[*cnt] = h;
 	(*cnt)++;
+}
+
+/* s (NULL: "") cut to fit dst[cap], not inside a UTF-8 character. */
+static void copy_cut(char *dst, size_t cap, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	n = utf8_keep((const uint8_t *)s, n, cap - 1);
+	if (n)
+		memcpy(dst, s, n);
+	dst[n] = 0;
+}
+
+/*
+ * A detector's finding replaces the previous one of this alert: the
+ * latest is what an update should show (metadata.detector). Its own
+ * members are kept whole or not at all (truncated).
+ */
+static void meta_add_detector(struct detect *d, struct agg *a,
+			      const struct det_event *ev)
+{
+	struct alert_finding *f = &a->finding;
+	copy_cut(a->layer, sizeof(a->layer), ev->layer);
+	copy_cut(a->event, sizeof(a->event), ev->anomaly);
+	copy_cut(a->detail, sizeof(a->detail), ev->detail);
+	f->layer = a->layer;
+	f->event = a->event;
+	f->detail = a->detail[0] ? a->detail : NULL;
+	f->meta = a->det;
+	f->meta_len = 0;
+	if (ev->meta_len <= sizeof(a->det)) {
+		memcpy(a->det, ev->meta, ev->meta_len);
+		f->meta_len = ev->meta_len;
+	} else {
+		meta_drop(d, a);
+	}
+	a->has_finding = true;
 }
 
 /*
  * Adds what ev says about the actor: client id and user (from the CONNECT
  * itself, else from the session), the password of a CONNECT when
- * configured, and the topics of PUBLISH, SUBSCRIBE and UNSUBSCRIBE.
+ * configured, and the topics of PUBLISH, SUBSCRIBE and UNSUBSCRIBE; and a
+ * detector's finding.
  */
-/*
- * A data detector's finding replaces the previous one of this alert: the
- * latest is what an update should show. It becomes the member
- * "detector":{"layer":..,"event":..,"detail":..,<the detector's members>}
- * of the alert's metadata; one that does not fit is left out (truncated).
- */
-/* Appends text to buf[0..cap) at *o; false (nothing written) when it does not fit. */
-static bool det_put(char *buf, size_t cap, size_t *o, const char *s, size_t n)
-{
-	if (n + 1 > cap - *o)
-		return false;
-	memcpy(buf + *o, s, n);
-	*o += n;
-	return true;
-}
-
-/* Appends s as a JSON string; false when it does not fit whole. */
-static bool det_put_str(char *buf, size_t cap, size_t *o, const char *s)
-{
-	char tmp[META_DETAIL * 6 + 8];
-	size_t len = strlen(s);
-	if (len > META_DETAIL)
-		len = META_DETAIL;
-	size_t n = sensor_json_str(tmp, sizeof(tmp), s, len);
-	return det_put(buf, cap, o, tmp, n);
-}
-
-static void meta_add_detector(struct detect *d, struct agg *a,
-			      const struct det_event *ev)
-{
-	char *buf = a->det;
-	size_t cap = sizeof(a->det), o = 0;
-	const char *detail = ev->detail ? ev->detail : "";
-	bool ok = det_put(buf, cap, &o, "\"detector\":{\"layer\":", 20) &&
-		  det_put_str(buf, cap, &o, ev->layer ? ev->layer : "") &&
-		  det_put(buf, cap, &o, ",\"event\":", 9) &&
-		  det_put_str(buf, cap, &o, ev->anomaly ? ev->anomaly : "");
-	if (ok && *detail)
-		ok = det_put(buf, cap, &o, ",\"detail\":", 10) &&
-		     det_put_str(buf, cap, &o, detail);
-	if (ok && ev->meta_len) {
-		size_t keep = o;
-		if (!det_put(buf, cap, &o, ",", 1) ||
-		    !det_put(buf, cap, &o, ev->meta, ev->meta_len)) {
-			o = keep; /* the detector's members do not fit: the rest stays */
-			meta_drop(d, a);
-		}
-	}
-	if (!ok || !det_put(buf, cap, &o, "}", 1)) {
-		a->det_len = 0;
-		meta_drop(d, a);
-		return;
-	}
-	a->det_len = (uint32_t)o;
-	snprintf(a->detail, sizeof(a->detail), "%s", detail);
-}
-
 static void meta_add(struct detect *d, struct agg *a, const struct det_event *ev)
 {
 	const struct mqtt_msg *m = ev->msg;
@@ -500,21 +465,21 @@ static void meta_add(struct detect *d, struct agg *a, const struct det_event *ev
 	if (!st && ev->flow)
 		st = ev->flow->mqtt; /* TCP segments of an MQTT connection */
 	if (m && m->type == MQTT_CONNECT) {
-		meta_add_str(d, a, a->ids, &a->n_ids, META_MAX_IDS,
+		meta_add_str(d, a, a->ids, a->ids_len, &a->n_ids, META_MAX_IDS,
 			     m->client_id.p, m->client_id.len);
 		if (m->has_username)
-			meta_add_str(d, a, a->users, &a->n_users, META_MAX_USERS,
+			meta_add_str(d, a, a->users, a->users_len, &a->n_users, META_MAX_USERS,
 				     m->username.p, m->username.len);
 		if (m->has_password && d->cfg.log_passwords)
-			meta_add_str(d, a, a->pass, &a->n_pass,
+			meta_add_str(d, a, a->pass, a->pass_len, &a->n_pass,
 				     META_MAX_PASSWORDS, m->password.p,
 				     m->password.len);
 	} else if (st) {
 		if (st->client_id)
-			meta_add_str(d, a, a->ids, &a->n_ids, META_MAX_IDS,
+			meta_add_str(d, a, a->ids, a->ids_len, &a->n_ids, META_MAX_IDS,
 				     st->client_id, strlen(st->client_id));
 		if (st->username)
-			meta_add_str(d, a, a->users, &a->n_users, META_MAX_USERS,
+			meta_add_str(d, a, a->users, a->users_len, &a->n_users, META_MAX_USERS,
 				     st->username, strlen(st->username));
 	}
 	if (!m)
@@ -564,10 +529,9 @@ static void alert_meta(struct alert *al, const struct agg *a, bool lost)
 	al->unsubscribe = (struct alert_counts){ a->topics[TOPICS_UNSUB],
 						 a->n_topics[TOPICS_UNSUB] };
 	al->metadata_truncated = lost || a->truncated;
-	if (a->det_len) {
-		al->extra_json = a->det;
-		al->extra_len = a->det_len;
-		al->detail = a->detail[0] ? a->detail : NULL;
+	if (a->has_finding) {
+		al->finding = &a->finding;
+		al->detail = a->finding.detail;
 	}
 }
 
@@ -596,8 +560,8 @@ static void alert_new(struct detect *d, const struct rule *r,
 	al.pcap_cnt = ev->pcap_cnt;
 	alert_meta(&al, a, k->meta_lost);
 	d->st.alerts++;
-	if (d->sink.emit)
-		d->sink.emit(d->sink.ud, &al);
+	if (d->emit.alert)
+		d->emit.alert(d->emit.ud, &al);
 }
 
 static const char *addr_text(uint8_t family, const uint8_t *a, char *buf)
@@ -636,8 +600,8 @@ static void alert_update(struct detect *d, struct thr_entry *e,
 	al.pcap_cnt = k->pcap_cnt;
 	alert_meta(&al, k->agg, k->meta_lost);
 	d->st.updates++;
-	if (d->sink.emit)
-		d->sink.emit(d->sink.ud, &al);
+	if (d->emit.alert)
+		d->emit.alert(d->emit.ud, &al);
 }
 
 /* threshold.c: a tracker's cycle ended (cooldown over, input over, evicted). */
@@ -739,205 +703,63 @@ static void run_rules(struct detect *d, const struct det_event *ev)
 	}
 }
 
-/* ---- client-id takeover ---- */
+/* ---- the detectors' findings ---- */
 
-static void cid_lru_unlink(struct detect *d, struct cid *c)
+/* Runs ev through the rules (thresholds first catch up with its time). */
+static void rules_event(struct detect *d, const struct det_event *ev)
 {
-	if (c->lprev)
-		c->lprev->lnext = c->lnext;
-	else
-		d->cid_head = c->lnext;
-	if (c->lnext)
-		c->lnext->lprev = c->lprev;
-	else
-		d->cid_tail = c->lprev;
-	c->lprev = c->lnext = NULL;
-}
-
-static void cid_lru_push(struct detect *d, struct cid *c)
-{
-	c->lprev = NULL;
-	c->lnext = d->cid_head;
-	if (d->cid_head)
-		d->cid_head->lprev = c;
-	else
-		d->cid_tail = c;
-	d->cid_head = c;
-}
-
-static void cid_flow_link(struct detect *d, struct cid *c)
-{
-	struct cid **b = &d->cid_by_flow[hash_ptr(c->flow) & d->cid_mask];
-	c->fnext = *b;
-	*b = c;
-}
-
-static void cid_flow_unlink(struct detect *d, struct cid *c)
-{
-	struct cid **pp = &d->cid_by_flow[hash_ptr(c->flow) & d->cid_mask];
-	while (*pp && *pp != c)
-		pp = &(*pp)->fnext;
-	if (*pp)
-		*pp = c->fnext;
-	c->fnext = NULL;
-}
-
-static void cid_release(struct detect *d, struct cid *c)
-{
-	struct cid **pp = &d->cid_by_id[c->hash & d->cid_mask];
-	while (*pp && *pp != c)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = c->hnext;
-	cid_flow_unlink(d, c);
-	cid_lru_unlink(d, c);
-	c->flow = NULL;
-	c->hnext = d->cid_free;
-	d->cid_free = c;
-}
-
-static struct cid *cid_find(struct detect *d, const char *id, size_t len,
-			    uint32_t h)
-{
-	for (struct cid *c = d->cid_by_id[h & d->cid_mask]; c; c = c->hnext)
-		if (c->hash == h && c->len == len && !memcmp(c->id, id, len))
-			return c;
-	return NULL;
-}
-
-static bool cid_same_flow(const struct cid *c, const struct flow *f)
-{
-	return c->flow == f && c->flow_id == f->id;
-}
-
-/* Records flow f (client address addr) as holding id. */
-static void cid_hold(struct detect *d, struct cid *c, const char *id,
-		     size_t len, uint32_t h, const struct flow *f,
-		     uint8_t family, const uint8_t *addr, const char *addr_str)
-{
-	if (c) {
-		cid_flow_unlink(d, c);
-		cid_lru_unlink(d, c);
-	} else {
-		if (d->cid_free) {
-			c = d->cid_free;
-			d->cid_free = c->hnext;
-		} else if (d->cids_used < d->cids_max) {
-			c = &d->cids[d->cids_used++];
-		} else {
-			c = d->cid_tail; /* LRU: forget the stalest holder */
-			cid_release(d, c);
-			c = d->cid_free;
-			d->cid_free = c->hnext;
-		}
-		memcpy(c->id, id, len);
-		c->id[len] = 0;
-		c->len = (uint16_t)len;
-		c->hash = h;
-		struct cid **b = &d->cid_by_id[h & d->cid_mask];
-		c->hnext = *b;
-		*b = c;
-	}
-	c->flow = f;
-	c->flow_id = f->id;
-	c->family = family;
-	memset(c->addr, 0, sizeof(c->addr));
-	memcpy(c->addr, addr, family == 4 ? 4 : 16);
-	snprintf(c->addr_str, sizeof(c->addr_str), "%s",
-		 addr_str && *addr_str ? addr_str : "unknown");
-	cid_flow_link(d, c);
-	cid_lru_push(d, c);
-}
-
-static void cid_release_flow(struct detect *d, const struct flow *f)
-{
-	struct cid *c = d->cid_by_flow[hash_ptr(f) & d->cid_mask];
-	while (c) {
-		struct cid *next = c->fnext;
-		if (c->flow == f)
-			cid_release(d, c);
-		c = next;
-	}
-}
-
-static bool addr_eq(const struct cid *c, uint8_t family, const uint8_t *a)
-{
-	return c->family == family && !memcmp(c->addr, a, family == 4 ? 4 : 16);
+	d->st.events++;
+	if (ev->ts_us >= thr_next_deadline(d->thr))
+		thr_expire(d->thr, ev->ts_us);
+	if (d->rs)
+		run_rules(d, ev);
 }
 
 /*
- * Client-id ownership from the MQTT messages of ev: an accepted CONNACK
- * makes its connection the holder of the session's client id unless an
- * open connection from another address holds it already (the first holder
- * keeps it, so the victim taking its id back is no takeover); a CONNECT
- * from another address than an open holder's is a takeover, run through
- * the rules as a client_id_takeover anomaly; a DISCONNECT releases.
+ * A detector's finding: an anomaly event with its layer, name, detail and
+ * metadata. One raised by a message keeps that message's flow, session
+ * and topics; one raised by a timer (a silent device) carries the
+ * device's last address as its source. It is handed on to be logged,
+ * then the rules see it.
  */
-static void takeover_watch(struct detect *d, const struct det_event *ev)
+static void on_report(void *ud, const struct sensor_report *r)
 {
-	const struct mqtt_msg *m = ev->msg;
-	const struct flow *f = ev->flow;
-	if (!f || !ev->src || !ev->dst || (ev->family != 4 && ev->family != 6))
-		return;
-	bool cut;
-	size_t len;
-	const char *id;
-	switch (m->type) {
-	case MQTT_CONNECT: {
-		if (ev->toclient)
-			return;
-		id = (const char *)m->client_id.p;
-		len = str_keep(m->client_id.p, m->client_id.len, CID_MAX, &cut);
-		if (!len)
-			return;
-		uint32_t h = hash_bytes(id, len);
-		struct cid *c = cid_find(d, id, len, h);
-		if (!c || cid_same_flow(c, f) || addr_eq(c, ev->family, ev->src))
-			return;
-		char cbuf[CID_MAX + 1], detail[CID_MAX + ADDR_STR + 32];
-		memcpy(cbuf, id, len);
-		cbuf[len] = 0;
-		snprintf(detail, sizeof(detail), "client id %s held by %s", cbuf,
-			 c->addr_str);
-		cid_lru_unlink(d, c);
-		cid_lru_push(d, c);
-		struct det_event x = *ev;
-		x.kind = DET_ANOMALY;
-		x.anomaly = "client_id_takeover";
-		x.layer = "detect";
-		x.detail = detail;
-		d->st.takeovers++;
-		run_rules(d, &x); /* DET_ANOMALY: never comes back here */
-		return;
+	struct detect *d = ud;
+	struct det_event ev;
+	if (r->base) {
+		ev = *r->base;
+	} else {
+		memset(&ev, 0, sizeof(ev));
+		ev.ts_us = r->ts_us;
+		ev.src_str = ev.dst_str = "";
+		if (r->addr && (r->addr->family == 4 || r->addr->family == 6)) {
+			ev.family = r->addr->family;
+			ev.src = r->addr->a;
+			ev.src_str = r->addr->str;
+			ev.server = DET_SERVER_DST;
+			ev.cli_mac = r->addr->has_mac ? r->addr->mac : NULL;
+		}
 	}
-	case MQTT_CONNACK: {
-		if (!ev->toclient || m->return_code != 0 || !ev->st ||
-		    !ev->st->client_id)
-			return;
-		id = ev->st->client_id;
-		len = str_keep((const uint8_t *)id, strlen(id), CID_MAX, &cut);
-		if (!len)
-			return;
-		uint32_t h = hash_bytes(id, len);
-		struct cid *c = cid_find(d, id, len, h);
-		if (c && !addr_eq(c, ev->family, ev->dst) && !cid_same_flow(c, f))
-			return; /* held open from elsewhere: the first holder keeps it */
-		cid_hold(d, c, id, len, h, f, ev->family, ev->dst, ev->dst_str);
-		return;
-	}
-	case MQTT_DISCONNECT:
-		cid_release_flow(d, f);
-		return;
-	default:
-		return;
-	}
+	ev.kind = DET_ANOMALY;
+	ev.anomaly = r->event ? r->event : "";
+	ev.layer = r->layer ? r->layer : "";
+	ev.detail = r->detail;
+	ev.meta = r->meta;
+	ev.meta_len = r->meta ? r->meta_len : 0;
+	d->st.findings++;
+	if (d->emit.finding)
+		d->emit.finding(d->emit.ud, &ev);
+	rules_event(d, &ev);
 }
 
 /* ---- the API ---- */
 
 struct detect *detect_new(const struct detect_cfg *cfg,
-			  const struct ruleset *rs, struct alert_sink sink)
+			  const struct ruleset *rs,
+			  const struct detect_detectors *dd,
+			  struct detect_emit emit, int *err)
 {
+	*err = -1;
 	struct detect *d = calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
@@ -947,22 +769,33 @@ struct detect *detect_new(const struct detect_cfg *cfg,
 	if (!d->cfg.max_aggregates)
 		d->cfg.max_aggregates = 1;
 	d->rs = rs;
-	d->sink = sink;
+	d->emit = emit;
 	d->thr = thr_new(d->cfg.max_trackers, sizeof(struct trk), on_cycle_end, d);
 	/* Slots and entries are taken in pool order: untouched ones cost no RSS. */
 	d->aggs = calloc(d->cfg.max_aggregates, sizeof(*d->aggs));
-	d->cids_max = d->cfg.max_client_ids ? d->cfg.max_client_ids : 1;
-	uint32_t nb = 16;
-	while (nb < d->cids_max && nb < (1u << 30))
-		nb <<= 1;
-	d->cid_mask = nb - 1;
-	d->cids = calloc(d->cids_max, sizeof(*d->cids));
-	d->cid_by_id = calloc(nb, sizeof(*d->cid_by_id));
-	d->cid_by_flow = calloc(nb, sizeof(*d->cid_by_flow));
-	if (!d->thr || !d->aggs || !d->cids || !d->cid_by_id || !d->cid_by_flow) {
+	if (!d->thr || !d->aggs) {
 		detect_free(d);
 		return NULL;
 	}
+	if (dd) {
+		struct sensors_opts o = {
+			.cfg = dd->cfg,
+			.report = on_report,
+			.ud = d,
+			.live = dd->live,
+			.log = dd->log ? dd->log : stderr,
+			.core_only = dd->data_off,
+			.max_client_ids = d->cfg.max_client_ids,
+		};
+		d->sn = sensors_open(&o);
+		if (!d->sn) {
+			*err = -2;
+			detect_free(d);
+			return NULL;
+		}
+		d->takeover = sensors_state(d->sn, "takeover");
+	}
+	*err = 0;
 	return d;
 }
 
@@ -970,37 +803,33 @@ void detect_free(struct detect *d)
 {
 	if (!d)
 		return;
+	sensors_free(d->sn);
 	thr_free(d->thr);
 	free(d->aggs);
-	free(d->cids);
-	free(d->cid_by_id);
-	free(d->cid_by_flow);
 	free(d);
 }
 
 void detect_event(struct detect *d, const struct det_event *ev)
 {
-	d->st.events++;
-	if (ev->ts_us >= thr_next_deadline(d->thr))
-		thr_expire(d->thr, ev->ts_us);
-	if (d->rs)
-		run_rules(d, ev);
-	if (ev->kind == DET_MQTT && ev->msg)
-		takeover_watch(d, ev);
+	rules_event(d, ev);
+	if (ev->kind == DET_MQTT && ev->msg && d->sn)
+		sensors_event(d->sn, ev);
 }
 
 void detect_tick(struct detect *d, uint64_t now_us)
 {
 	thr_expire(d->thr, now_us);
+	sensors_tick(d->sn, now_us);
 }
 
 void detect_flow_end(struct detect *d, const struct flow *f)
 {
 	if (f)
-		cid_release_flow(d, f);
+		sensors_flow_end(d->sn, f);
 }
 
-void detect_finish(struct detect *d)
+void detect_finish(struct detect *d, uint64_t now_us)
 {
+	sensors_tick(d->sn, now_us);
 	thr_flush(d->thr);
 }

@@ -1,8 +1,11 @@
 /*
- * detect.h - the rule engine: runs every event through the candidate rules,
- * counts matches per rule and target in a sliding window of event time,
- * raises alerts at the threshold, aggregates what matches during the
- * cooldown, and keeps its state bounded (LRU eviction with counters).
+ * detect.h - detection: the one entry point for every event. It runs the
+ * event through the candidate rules and hands MQTT messages to the
+ * detectors (src/sensor), whose findings come back here and go through
+ * the rules too. It counts matches per rule and target in a sliding
+ * window of event time, raises alerts at the threshold, aggregates what
+ * matches during the cooldown, and keeps its state bounded (LRU eviction
+ * with counters). Alerts and findings leave through struct detect_emit.
  *
  * Single-threaded, like the engine that feeds it. Nothing is allocated per
  * event: the state tables are sized once from detect_cfg.
@@ -12,10 +15,15 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
 
 #include "event/event.h"
 #include "event/alert.h"
 #include "rules/rules.h"
+
+struct sensors;
 
 struct detect_cfg {
 	uint32_t max_trackers;   /* (rule, target) window states; LRU beyond */
@@ -41,31 +49,65 @@ struct detect_stats {
 	uint64_t trackers_evicted;
 	uint64_t aggregates_evicted;
 	uint64_t metadata_dropped;
-	uint64_t takeovers;
+	uint64_t findings;       /* detectors' reports */
+	uint64_t takeovers;      /* of which client-id takeovers */
+};
+
+/* Where detection's results go. */
+struct detect_emit {
+	/* A new alert, or the update of one (a->update). */
+	void (*alert)(void *ud, const struct alert *a);
+	/*
+	 * A detector's finding, before the rules see it: a DET_ANOMALY event
+	 * with its layer, name, detail and the detector's metadata. A
+	 * finding raised by a timer has no flow (ev->flow NULL).
+	 */
+	void (*finding)(void *ud, const struct det_event *ev);
+	void *ud;
+};
+
+/* The detectors beside the rules (src/sensor). */
+struct detect_detectors {
+	const cJSON *cfg;   /* the "detectors" configuration section; NULL: defaults */
+	bool data_off;      /* --no-detectors: the takeover detector alone */
+	bool live;
+	FILE *log;          /* configuration problems (NULL: stderr) */
 };
 
 struct detect;
 
-/* rs is not owned and must outlive d. Returns NULL when out of memory. */
+/*
+ * rs (may be NULL) is not owned and must outlive d. dd NULL: no detectors.
+ * Returns NULL with *err -1 when out of memory, -2 when a detector cannot
+ * start (its reason was printed on dd->log).
+ */
 struct detect *detect_new(const struct detect_cfg *cfg,
-			  const struct ruleset *rs, struct alert_sink sink);
+			  const struct ruleset *rs,
+			  const struct detect_detectors *dd,
+			  struct detect_emit emit, int *err);
 void detect_free(struct detect *d);
 
-/* One event; alerts it raises go to the sink before this returns. */
+/*
+ * One event; alerts and findings it raises are emitted before this
+ * returns.
+ */
 void detect_event(struct detect *d, const struct det_event *ev);
 
 /*
- * Event time moved on (live idle tick, or each packet offline): cooldowns
- * that ended send their updates.
+ * Event time moved on (live idle tick, or once a second of event time
+ * offline): cooldowns that ended send their updates, detectors' timers
+ * run.
  */
 void detect_tick(struct detect *d, uint64_t now_us);
 
-/* A flow ended: its client id is no longer held (takeover tracking). */
+/* A flow ended (its client id is no longer held, for example). */
 void detect_flow_end(struct detect *d, const struct flow *f);
 
-/* End of input: every pending update is sent. */
-void detect_finish(struct detect *d);
+/* End of input at now_us: timers run and every pending update is sent. */
+void detect_finish(struct detect *d, uint64_t now_us);
 
-const struct detect_stats *detect_stats(const struct detect *d);
+const struct detect_stats *detect_stats(struct detect *d);
+/* The detectors' host (state file, inventory), or NULL. */
+struct sensors *detect_sensors(struct detect *d);
 
 #endif

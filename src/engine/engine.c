@@ -1,41 +1,30 @@
 /*
- * engine.c - one packet at a time through decode, the flow table, TCP
- * reassembly and the MQTT stream parser, with EVE JSON lines as output.
- * Single-threaded; all state lives in struct engine so a multi-worker mode
- * can give each worker its own.
+ * engine.c - the pipeline's one direction: each packet goes through
+ * decode, the flow table, TCP reassembly and the MQTT stream parser; what
+ * they produce goes to detection (detect/detect.c) as events, and to the
+ * outputs (output/output.c) as records, with detection's alerts and
+ * findings. Nothing downstream calls back up. Single-threaded; all state
+ * lives in struct engine so a multi-worker mode can give each worker its
+ * own.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "engine/engine.h"
-#include "sensor/sensor.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/pkt_decode.h"
-#include "util/jw.h"
-#include "util/timefmt.h"
 
 struct engine {
 	struct engine_cfg cfg;
-	FILE *out;
+	struct output *out;   /* the sinks (not owned) */
 	struct flow_table *ft;
 	struct ip_defrag *df;
 	struct reasm_ctx rc;
 	struct mqtt_ctx mc;
-	struct timefmt tf;
-	struct jw line;
-	/* detection (engine_enable_detect) */
-	struct detect *det;
-	struct sensors *sn;   /* the data detectors (src/sensor), NULL when off */
-	struct jw sline;      /* their anomaly records: raised mid-dispatch */
-	uint64_t sensor_reports;
-	const struct ruleset *rs;
-	struct alert_sink extra;
-	struct jw aline;      /* alert records: may be raised mid-record */
-	const struct alert *cur_alert; /* during engine_alert */
-	bool aline_ok;        /* aline holds cur_alert's record */
-	bool flush_alerts;
+	struct detect *det;   /* detection (engine_enable_detect), NULL: off */
+	bool want_tx;         /* some sink logs MQTT transactions */
 	uint64_t pcap_cnt;
 	uint64_t now_us;
 	uint64_t next_expire_us;
@@ -51,7 +40,6 @@ struct engine {
 		uint64_t invalid;
 		uint64_t frag_held;
 		uint64_t not_mqtt_flows;
-		uint64_t records;
 	} st;
 };
 
@@ -79,9 +67,9 @@ void engine_cfg_default(struct engine_cfg *c)
 	c->ids.console = true;
 }
 
-/* ---- EVE record framing ---- */
+/* ---- records ---- */
 
-/* Formats the flow's addresses once; records reuse the text. */
+/* Formats the flow's addresses once; records and events reuse the text. */
 static void flow_addr_text(struct flow *f)
 {
 	int af = f->family == 4 ? AF_INET : AF_INET6;
@@ -91,64 +79,22 @@ static void flow_addr_text(struct flow *f)
 		strcpy(f->srv_str, "?");
 }
 
-/* Opens a record: timestamp, ids, event type and the flow tuple. */
-static void eve_begin_w(struct engine *e, struct jw *w, const char *event_type,
-			struct flow *f, bool toclient, uint64_t ts, uint64_t cnt)
+/* The tuple of a record of flow f whose first packet went toclient. */
+static const struct out_tuple *flow_tuple(struct flow *f, bool toclient,
+					  struct out_tuple *t)
 {
-	char tbuf[48];
-	jw_reset(w);
-	jw_open_obj(w, NULL);
-	size_t tn = timefmt_format(&e->tf, ts, tbuf, sizeof(tbuf));
-	jw_ascii(w, "timestamp", tbuf, tn);
-	if (f)
-		jw_uint(w, "flow_id", f->id);
-	if (cnt)
-		jw_uint(w, "pcap_cnt", cnt);
-	jw_ascii(w, "event_type", event_type, strlen(event_type));
 	if (!f)
-		return;
-	if (f->vlan_n) {
-		jw_open_arr(w, "vlan");
-		for (uint8_t i = 0; i < f->vlan_n; i++)
-			jw_uint(w, NULL, f->vlan[i]);
-		jw_close_arr(w);
-	}
+		return NULL;
 	if (!f->cli_str[0])
 		flow_addr_text(f);
-	const char *src = toclient ? f->srv_str : f->cli_str;
-	const char *dst = toclient ? f->cli_str : f->srv_str;
-	jw_ascii(w, "src_ip", src, strlen(src));
-	jw_uint(w, "src_port", toclient ? f->sport : f->cport);
-	jw_ascii(w, "dest_ip", dst, strlen(dst));
-	jw_uint(w, "dest_port", toclient ? f->cport : f->sport);
-	jw_ascii(w, "proto", "TCP", 3);
-}
-
-static void eve_begin(struct engine *e, const char *event_type,
-		      struct flow *f, bool toclient, uint64_t ts,
-		      uint64_t cnt)
-{
-	eve_begin_w(e, &e->line, event_type, f, toclient, ts, cnt);
-}
-
-static void eve_end_w(struct engine *e, struct jw *w)
-{
-	jw_close_obj(w);
-	jw_append(w, "\n", 1);
-	if (!w->oom)
-		fwrite(w->buf, 1, w->len, e->out);
-	e->st.records++;
-}
-
-static void eve_end(struct engine *e)
-{
-	eve_end_w(e, &e->line);
-}
-
-static void eve_session(struct jw *w, const struct mqtt_state *st)
-{
-	if (st && st->session.len)
-		jw_raw(w, "mqtt_session", st->session.buf, st->session.len);
+	t->flow_id = f->id;
+	t->vlan = f->vlan;
+	t->vlan_n = f->vlan_n;
+	t->src_ip = toclient ? f->srv_str : f->cli_str;
+	t->dest_ip = toclient ? f->cli_str : f->srv_str;
+	t->src_port = toclient ? f->sport : f->cport;
+	t->dest_port = toclient ? f->cport : f->sport;
+	return t;
 }
 
 /* ---- detection ---- */
@@ -214,77 +160,6 @@ static void sink_msg(void *ud, const struct mqtt_state *st, bool toclient,
 	event_init(e, &ev, DET_MQTT, st, toclient);
 	ev.msg = m;
 	detect_event(e->det, &ev);
-	if (e->sn)
-		sensors_event(e->sn, &ev);
-}
-
-/*
- * A data detector's finding: an EVE anomaly record (type "detector") for
- * the evidence, then a DET_ANOMALY event through the rules. A finding of
- * a message keeps that message's flow, session and topics; one of a timer
- * (a silent device) carries the device's last address as its source.
- */
-static void engine_sensor_report(void *ud, const struct sensor_report *r)
-{
-	struct engine *e = ud;
-	struct det_event ev;
-	if (r->base) {
-		ev = *r->base;
-	} else {
-		memset(&ev, 0, sizeof(ev));
-		ev.ts_us = r->ts_us;
-		ev.src_str = ev.dst_str = "";
-		if (r->addr && (r->addr->family == 4 || r->addr->family == 6)) {
-			ev.family = r->addr->family;
-			ev.src = r->addr->a;
-			ev.src_str = r->addr->str;
-			ev.server = DET_SERVER_DST;
-			ev.cli_mac = r->addr->has_mac ? r->addr->mac : NULL;
-		}
-	}
-	ev.kind = DET_ANOMALY;
-	ev.anomaly = r->event;
-	ev.layer = r->layer;
-	ev.detail = r->detail;
-	ev.meta = r->meta;
-	ev.meta_len = r->meta ? r->meta_len : 0;
-	e->sensor_reports++;
-	if (e->cfg.ids.eve_anomaly) {
-		struct jw *w = &e->sline;
-		struct flow *f = r->base ? e->cur_flow : NULL;
-		eve_begin_w(e, w, "anomaly", f, ev.toclient, ev.ts_us, ev.pcap_cnt);
-		if (!f && ev.family && ev.src_str[0])
-			jw_cstr(w, "src_ip", ev.src_str);
-		jw_cstr(w, "app_proto", "mqtt");
-		jw_open_obj(w, "anomaly");
-		jw_cstr(w, "app_proto", "mqtt");
-		jw_cstr(w, "type", "detector");
-		jw_cstr(w, "event", r->event ? r->event : "");
-		jw_cstr(w, "layer", r->layer ? r->layer : "");
-		if (r->detail)
-			jw_cstr(w, "detail", r->detail);
-		if (ev.meta_len) {
-			jw_open_obj(w, "detector");
-			jw_append(w, ev.meta, ev.meta_len);
-			jw_close_obj(w);
-		}
-		jw_close_obj(w);
-		if (r->base)
-			eve_session(w, r->base->st);
-		eve_end_w(e, w);
-	}
-	if (e->det)
-		detect_event(e->det, &ev);
-}
-
-struct sensors *engine_sensors(struct engine *e)
-{
-	return e->sn;
-}
-
-uint64_t engine_sensor_reports(const struct engine *e)
-{
-	return e->sensor_reports;
 }
 
 /* Every TCP segment, before reassembly: SYN floods, port scans. */
@@ -321,64 +196,58 @@ static void detect_tcp(struct engine *e, const struct pkt *p, struct flow *f,
 	detect_event(e->det, &ev);
 }
 
-/*
- * Alerts from the detector: the EVE record first, then the other outputs.
- * The record is formatted at most once per alert: for the EVE stream, or
- * when the store asks for it (engine_alert_eve).
- */
-static void engine_alert(void *ud, const struct alert *a)
+/* detect_emit: an alert or update, to the sinks. */
+static void emit_alert(void *ud, const struct alert *a)
 {
 	struct engine *e = ud;
-	e->cur_alert = a;
-	e->aline_ok = false;
-	if (e->cfg.ids.eve_alert) {
-		alert_eve_write(&e->aline, &e->tf, a);
-		e->aline_ok = true;
-		if (!e->aline.oom) {
-			fwrite(e->aline.buf, 1, e->aline.len, e->out);
-			e->st.records++;
-			if (e->flush_alerts)
-				fflush(e->out);
-		}
-	}
-	if (e->extra.emit)
-		e->extra.emit(e->extra.ud, a);
-	e->cur_alert = NULL;
+	struct out_record r = { .kind = OUT_ALERT, .ts_us = a->ts_us, .alert = a };
+	output_emit(e->out, &r);
 }
 
-const char *engine_alert_eve(struct engine *e, size_t *len)
+/*
+ * detect_emit: a detector's finding, as an anomaly record of type
+ * "detector". A finding of a message has that message's flow and session;
+ * one of a timer (a silent device) names the device's last address.
+ */
+static void emit_finding(void *ud, const struct det_event *ev)
 {
-	*len = 0;
-	if (!e->cur_alert)
-		return "";
-	if (!e->aline_ok) {
-		alert_eve_write(&e->aline, &e->tf, e->cur_alert);
-		e->aline_ok = true;
-	}
-	size_t n = e->aline.oom ? 0 : e->aline.len;
-	if (n && e->aline.buf[n - 1] == '\n')
-		n--;
-	*len = n;
-	return n ? e->aline.buf : "";
+	struct engine *e = ud;
+	if (!output_wants(e->out, OUT_ANOMALY))
+		return;
+	struct out_tuple t;
+	struct out_anomaly an = {
+		.type = "detector", .event = ev->anomaly, .layer = ev->layer,
+		.detail = ev->detail, .meta = ev->meta, .meta_len = ev->meta_len,
+		.app_proto = true,
+	};
+	struct out_record r = {
+		.kind = OUT_ANOMALY, .ts_us = ev->ts_us, .pcap_cnt = ev->pcap_cnt,
+		.tuple = flow_tuple((struct flow *)ev->flow, ev->toclient, &t),
+		.st = ev->st, .an = &an,
+	};
+	if (!r.tuple && ev->family && ev->src_str && ev->src_str[0])
+		r.src_ip = ev->src_str;
+	output_emit(e->out, &r);
+}
+
+struct sensors *engine_sensors(struct engine *e)
+{
+	return detect_sensors(e->det);
 }
 
 int engine_enable_detect(struct engine *e, const struct ruleset *rs,
-			 struct alert_sink extra, bool flush)
+			 bool live)
 {
-	struct alert_sink s = { engine_alert, e };
-	e->det = detect_new(&e->cfg.ids.detect, rs, s);
-	if (!e->det)
-		return -1;
-	e->rs = rs;
-	e->extra = extra;
-	e->flush_alerts = flush;
-	if (!e->cfg.ids.detectors_off) {
-		e->sn = sensors_new(e->cfg.ids.detectors, engine_sensor_report, e,
-				    flush, stderr);
-		if (!e->sn)
-			return -2;
-	}
-	return 0;
+	struct detect_emit emit = { emit_alert, emit_finding, e };
+	struct detect_detectors dd = {
+		.cfg = e->cfg.ids.detectors,
+		.data_off = e->cfg.ids.detectors_off,
+		.live = live,
+		.log = stderr,
+	};
+	int err;
+	e->det = detect_new(&e->cfg.ids.detect, rs, &dd, emit, &err);
+	return e->det ? 0 : err;
 }
 
 const struct detect_stats *engine_detect_stats(const struct engine *e)
@@ -386,26 +255,19 @@ const struct detect_stats *engine_detect_stats(const struct engine *e)
 	return e->det ? detect_stats(e->det) : NULL;
 }
 
-void engine_set_output(struct engine *e, FILE *out)
-{
-	e->out = out;
-}
-
 /* ---- MQTT sink ---- */
 
-static void sink_tx(void *ud, const struct mqtt_state *st, bool toclient,
-		    const char *frag, size_t frag_len)
+static void sink_tx(void *ud, const struct mqtt_state *st,
+		    const struct mqtt_tx *tx)
 {
 	struct engine *e = ud;
-	if (!e->cfg.ids.eve_mqtt)
-		return;
-	eve_begin(e, "mqtt", e->cur_flow, toclient, e->cur_ts, e->cur_cnt);
-	jw_ascii(&e->line, "app_proto", "mqtt", 4);
-	jw_open_obj(&e->line, "mqtt");
-	jw_append(&e->line, frag, frag_len);
-	jw_close_obj(&e->line);
-	eve_session(&e->line, st);
-	eve_end(e);
+	struct out_tuple t;
+	struct out_record r = {
+		.kind = OUT_MQTT, .ts_us = e->cur_ts, .pcap_cnt = e->cur_cnt,
+		.tuple = flow_tuple(e->cur_flow, tx->toclient, &t),
+		.st = st, .tx = tx,
+	};
+	output_emit(e->out, &r);
 }
 
 static void sink_anomaly(void *ud, const struct mqtt_state *st, bool toclient,
@@ -417,39 +279,46 @@ static void sink_anomaly(void *ud, const struct mqtt_state *st, bool toclient,
 	if (e->det)
 		detect_anomaly(e, st, toclient, stream ? "stream" : layer, event,
 			       detail);
-	if (!e->cfg.ids.eve_anomaly)
+	if (!output_wants(e->out, OUT_ANOMALY))
 		return;
-	eve_begin(e, "anomaly", e->cur_flow, toclient, e->cur_ts, e->cur_cnt);
-	jw_cstr(&e->line, "app_proto", "mqtt");
-	jw_open_obj(&e->line, "anomaly");
-	jw_cstr(&e->line, "app_proto", "mqtt");
-	jw_cstr(&e->line, "type", stream ? "stream" : "applayer");
-	jw_cstr(&e->line, "event", event);
-	jw_cstr(&e->line, "layer", stream ? "stream" : layer);
-	if (detail)
-		jw_cstr(&e->line, "detail", detail);
-	jw_close_obj(&e->line);
-	eve_session(&e->line, st);
-	eve_end(e);
+	struct out_tuple t;
+	struct out_anomaly an = {
+		.type = stream ? "stream" : "applayer", .event = event,
+		.layer = stream ? "stream" : layer, .detail = detail,
+		.app_proto = true,
+	};
+	struct out_record r = {
+		.kind = OUT_ANOMALY, .ts_us = e->cur_ts, .pcap_cnt = e->cur_cnt,
+		.tuple = flow_tuple(e->cur_flow, toclient, &t), .st = st,
+		.an = &an,
+	};
+	output_emit(e->out, &r);
 }
 
 static void decode_anomaly(struct engine *e, const char *event)
 {
 	if (e->det)
 		detect_anomaly(e, NULL, false, "decode", event, NULL);
-	if (!e->cfg.ids.eve_anomaly)
+	if (!output_wants(e->out, OUT_ANOMALY))
 		return;
-	eve_begin(e, "anomaly", NULL, false, e->cur_ts, e->cur_cnt);
-	jw_open_obj(&e->line, "anomaly");
-	jw_cstr(&e->line, "type", "decode");
-	jw_cstr(&e->line, "event", event);
-	jw_close_obj(&e->line);
-	eve_end(e);
+	struct out_anomaly an = { .type = "decode", .event = event };
+	struct out_record r = {
+		.kind = OUT_ANOMALY, .ts_us = e->cur_ts, .pcap_cnt = e->cur_cnt,
+		.an = &an,
+	};
+	output_emit(e->out, &r);
 }
 
+/*
+ * The MQTT layer's sink: transactions only when some output logs them
+ * (else their messages are not even kept), messages only for detection.
+ */
 static struct mqtt_sink engine_sink(struct engine *e)
 {
-	struct mqtt_sink s = { sink_tx, sink_anomaly, e->det ? sink_msg : NULL, e };
+	struct mqtt_sink s = {
+		e->want_tx ? sink_tx : NULL, sink_anomaly,
+		e->det ? sink_msg : NULL, e,
+	};
 	return s;
 }
 
@@ -521,17 +390,14 @@ static void on_flow_end(void *ud, struct flow *f, int why)
 	e->cur_cnt = cnt;
 }
 
-struct engine *engine_new(const struct engine_cfg *cfg, FILE *out)
+struct engine *engine_new(const struct engine_cfg *cfg, struct output *out)
 {
 	struct engine *e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
 	e->cfg = *cfg;
 	e->out = out;
-	jw_init(&e->line);
-	jw_init(&e->aline);
-	jw_init(&e->sline);
-	timefmt_init(&e->tf);
+	e->want_tx = output_wants(out, OUT_MQTT);
 	tcp_reasm_init(&e->rc, &cfg->reasm);
 	e->ft = flow_table_new(&cfg->flow);
 	e->df = ip_defrag_new(&cfg->defrag);
@@ -551,11 +417,7 @@ void engine_free(struct engine *e)
 	flow_table_free(e->ft);
 	ip_defrag_free(e->df);
 	mqtt_ctx_deinit(&e->mc);
-	sensors_free(e->sn);
 	detect_free(e->det);
-	jw_deinit(&e->line);
-	jw_deinit(&e->sline);
-	jw_deinit(&e->aline);
 	free(e);
 }
 
@@ -572,8 +434,6 @@ static void engine_expire(struct engine *e)
 	flow_table_expire(e->ft, e->now_us, on_flow_end, e);
 	if (e->det)
 		detect_tick(e->det, e->now_us);
-	if (e->sn)
-		sensors_tick(e->sn, e->now_us);
 }
 
 void engine_tick(struct engine *e, uint64_t now_us)
@@ -711,17 +571,17 @@ void engine_finish(struct engine *e)
 {
 	e->cur_flow = NULL;
 	flow_table_flush(e->ft, on_flow_end, e);
-	if (e->sn)
-		sensors_tick(e->sn, e->now_us);
 	if (e->det)
-		detect_finish(e->det);
-	fflush(e->out);
+		detect_finish(e->det, e->now_us);
 }
 
 void engine_print_stats(struct engine *e, FILE *fp)
 {
 	const struct flow_stats *fs = flow_table_stats(e->ft);
 	const struct ip_defrag_stats *ds = ip_defrag_stats(e->df);
+	struct out_sink_stats eve;
+	output_sink_stats(e->out, "eve", &eve);
+	uint64_t records = eve.records;
 	fprintf(fp,
 		"mqttids: %llu packets (%llu TCP, %llu invalid), %llu flows "
 		"(%llu not MQTT, %llu evicted), %llu MQTT messages, "
@@ -732,67 +592,65 @@ void engine_print_stats(struct engine *e, FILE *fp)
 		(unsigned long long)e->st.not_mqtt_flows,
 		(unsigned long long)fs->evicted_lru,
 		(unsigned long long)e->mc.stats.messages,
-		(unsigned long long)e->st.records,
+		(unsigned long long)records,
 		(unsigned long long)e->rc.st.gaps,
 		(unsigned long long)ds->reassembled);
 }
+
+#define C(name, v) { name, v }
 
 void engine_write_eve_stats(struct engine *e)
 {
 	const struct flow_stats *fs = flow_table_stats(e->ft);
 	const struct ip_defrag_stats *ds = ip_defrag_stats(e->df);
-	struct jw *w = &e->line;
-	eve_begin(e, "stats", NULL, false, e->now_us, 0);
-	jw_open_obj(w, "stats");
-	jw_open_obj(w, "decoder");
-	jw_uint(w, "pkts", e->st.packets);
-	jw_uint(w, "bytes", e->st.bytes);
-	jw_uint(w, "tcp", e->st.tcp);
-	jw_uint(w, "other", e->st.other);
-	jw_uint(w, "invalid", e->st.invalid);
-	jw_close_obj(w);
-	jw_open_obj(w, "defrag");
-	jw_uint(w, "fragments", ds->fragments);
-	jw_uint(w, "reassembled", ds->reassembled);
-	jw_uint(w, "timeouts", ds->timeouts);
-	jw_uint(w, "evicted", ds->evicted);
-	jw_uint(w, "invalid", ds->invalid);
-	jw_close_obj(w);
-	jw_open_obj(w, "flow");
-	jw_uint(w, "created", fs->created);
-	jw_uint(w, "active", fs->active);
-	jw_uint(w, "peak", fs->peak);
-	jw_uint(w, "timed_out", fs->timed_out);
-	jw_uint(w, "closed", fs->closed);
-	jw_uint(w, "evicted_lru", fs->evicted_lru);
-	jw_uint(w, "ended_at_exit", fs->ended_at_exit);
-	jw_uint(w, "not_mqtt", e->st.not_mqtt_flows);
-	jw_close_obj(w);
-	jw_open_obj(w, "tcp");
-	jw_uint(w, "segments", e->rc.st.segments);
-	jw_uint(w, "in_order", e->rc.st.in_order);
-	jw_uint(w, "retransmissions", e->rc.st.retransmissions);
-	jw_uint(w, "overlaps", e->rc.st.overlaps);
-	jw_uint(w, "ooo_queued", e->rc.st.ooo_queued);
-	jw_uint(w, "gaps", e->rc.st.gaps);
-	jw_uint(w, "gap_bytes", e->rc.st.gap_bytes);
-	jw_uint(w, "memcap_drops", e->rc.st.memcap_drops);
-	jw_uint(w, "midstream", e->rc.st.midstream);
-	jw_uint(w, "midstream_ignored", e->rc.st.midstream_ignored);
-	jw_uint(w, "reassembly_memuse_peak", e->rc.mem_peak);
-	jw_close_obj(w);
-	jw_open_obj(w, "mqtt");
-	jw_uint(w, "messages", e->mc.stats.messages);
-	jw_uint(w, "transactions", e->mc.stats.transactions);
-	jw_uint(w, "truncated", e->mc.stats.truncated);
-	jw_uint(w, "malformed", e->mc.stats.malformed);
-	jw_uint(w, "anomalies", e->mc.stats.anomalies);
-	jw_uint(w, "gaps", e->mc.stats.gaps);
-	jw_uint(w, "resyncs", e->mc.stats.resyncs);
-	jw_uint(w, "giveups", e->mc.stats.giveups);
-	jw_uint(w, "tx_logged_early", e->mc.stats.tx_dropped);
-	jw_uint(w, "late_answers", e->mc.stats.late_answers);
-	jw_close_obj(w);
-	jw_close_obj(w);
-	eve_end(e);
+	const struct out_counter decoder[] = {
+		C("pkts", e->st.packets), C("bytes", e->st.bytes),
+		C("tcp", e->st.tcp), C("other", e->st.other),
+		C("invalid", e->st.invalid),
+	};
+	const struct out_counter defrag[] = {
+		C("fragments", ds->fragments), C("reassembled", ds->reassembled),
+		C("timeouts", ds->timeouts), C("evicted", ds->evicted),
+		C("invalid", ds->invalid),
+	};
+	const struct out_counter flow[] = {
+		C("created", fs->created), C("active", fs->active),
+		C("peak", fs->peak), C("timed_out", fs->timed_out),
+		C("closed", fs->closed), C("evicted_lru", fs->evicted_lru),
+		C("ended_at_exit", fs->ended_at_exit),
+		C("not_mqtt", e->st.not_mqtt_flows),
+	};
+	const struct out_counter tcp[] = {
+		C("segments", e->rc.st.segments), C("in_order", e->rc.st.in_order),
+		C("retransmissions", e->rc.st.retransmissions),
+		C("overlaps", e->rc.st.overlaps),
+		C("ooo_queued", e->rc.st.ooo_queued), C("gaps", e->rc.st.gaps),
+		C("gap_bytes", e->rc.st.gap_bytes),
+		C("memcap_drops", e->rc.st.memcap_drops),
+		C("midstream", e->rc.st.midstream),
+		C("midstream_ignored", e->rc.st.midstream_ignored),
+		C("reassembly_memuse_peak", e->rc.mem_peak),
+	};
+	const struct out_counter mqtt[] = {
+		C("messages", e->mc.stats.messages),
+		C("transactions", e->mc.stats.transactions),
+		C("truncated", e->mc.stats.truncated),
+		C("malformed", e->mc.stats.malformed),
+		C("anomalies", e->mc.stats.anomalies), C("gaps", e->mc.stats.gaps),
+		C("resyncs", e->mc.stats.resyncs), C("giveups", e->mc.stats.giveups),
+		C("tx_logged_early", e->mc.stats.tx_dropped),
+		C("late_answers", e->mc.stats.late_answers),
+	};
+#define G(name, v) { name, v, sizeof(v) / sizeof(v[0]) }
+	const struct out_group groups[] = {
+		G("decoder", decoder), G("defrag", defrag), G("flow", flow),
+		G("tcp", tcp), G("mqtt", mqtt),
+	};
+#undef G
+	struct out_stats stats = { groups, sizeof(groups) / sizeof(groups[0]) };
+	struct out_record r = { .kind = OUT_STATS, .ts_us = e->now_us,
+				.stats = &stats };
+	output_emit(e->out, &r);
 }
+
+#undef C

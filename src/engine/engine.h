@@ -1,4 +1,7 @@
-/* engine.h - the packet pipeline: decode, flows, reassembly, MQTT, EVE. */
+/*
+ * engine.h - the packet pipeline: decode, flows, reassembly and MQTT, then
+ * detection, then the outputs (docs/ARCHITECTURE.md).
+ */
 #ifndef MQTTIDS_ENGINE_H
 #define MQTTIDS_ENGINE_H
 
@@ -10,8 +13,7 @@
 
 #include "detect/detect.h"
 #include "mqtt/mqtt_session.h"
-#include "event/alert.h"
-#include "output/outputs.h"
+#include "output/output.h"
 #include "rules/rules.h"
 #include "net/flow_table.h"
 #include "net/ip_defrag.h"
@@ -57,8 +59,11 @@ void engine_cfg_default(struct engine_cfg *c);
 
 struct engine;
 
-/* Creates a pipeline writing EVE lines to out (not owned). */
-struct engine *engine_new(const struct engine_cfg *cfg, FILE *out);
+/*
+ * Creates a pipeline whose records go to out (not owned; must outlive
+ * the engine). Records no sink wants are not built.
+ */
+struct engine *engine_new(const struct engine_cfg *cfg, struct output *out);
 void engine_free(struct engine *e);
 
 /*
@@ -75,7 +80,7 @@ void engine_tick(struct engine *e, uint64_t now_us);
 /* Ends all flows, logging everything still pending. */
 void engine_finish(struct engine *e);
 
-/* Human-readable counters (stderr) or one EVE stats record. */
+/* Human-readable counters (stderr), or one stats record to the outputs. */
 void engine_print_stats(struct engine *e, FILE *fp);
 void engine_write_eve_stats(struct engine *e);
 
@@ -83,28 +88,17 @@ uint64_t engine_packets(const struct engine *e);
 
 /*
  * Turns on detection: every TCP segment, MQTT message and anomaly goes
- * through the rules of rs (not owned; must outlive e). Alerts are written
- * to the EVE stream (when ids.eve_alert) and then handed to extra (console,
- * store; may have a NULL emit). flush: fflush the EVE stream after each
- * alert (live). Also starts the data detectors from ids.detectors
- * (unless ids.detectors_off). Returns -1 when out of memory, -2 when a
- * detector cannot start (its reason was printed on stderr).
+ * through detect (the rules of rs, not owned, must outlive e; and the
+ * detectors configured in ids.detectors, only the takeover detector with
+ * ids.detectors_off). Alerts and findings go to the outputs. Returns -1
+ * when out of memory, -2 when a detector cannot start (its reason was
+ * printed on stderr).
  */
 int engine_enable_detect(struct engine *e, const struct ruleset *rs,
-			 struct alert_sink extra, bool flush);
-/*
- * During the extra sink's call: the alert's EVE record, without its
- * newline, as written to the EVE stream (formatted here when that stream
- * is off). "" with *len 0 outside that call.
- */
-const char *engine_alert_eve(struct engine *e, size_t *len);
-/* The data detectors (src/sensor/sensor.h), NULL when off. */
+			 bool live);
+/* The detectors (src/sensor/sensor.h), NULL when detection is off. */
 struct sensors *engine_sensors(struct engine *e);
-/* Findings the data detectors reported. */
-uint64_t engine_sensor_reports(const struct engine *e);
 /* Detection counters, or NULL when detection is off. */
 const struct detect_stats *engine_detect_stats(const struct engine *e);
-/* Replaces the EVE stream (after a SIGHUP reopen); the old one is not closed. */
-void engine_set_output(struct engine *e, FILE *out);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * alert.h - one alert as the outputs see it: Suricata's alert fields, the
  * seed-004 alert object and its metadata. The detector builds it; EVE, the
- * console and the SQLite store write it. Strings are owned by the producer
+ * console and the SQLite store write it (src/output). Strings are owned by the producer
  * and valid only during the call that receives the alert.
  */
 #ifndef MQTTIDS_ALERT_H
@@ -25,6 +25,17 @@ struct alert_strs {
 struct alert_counts {
 	const struct alert_count *v;
 	uint32_t n;
+};
+
+/* A data detector's finding, as an alert's metadata.detector shows it. */
+struct alert_finding {
+	const char *layer;
+	const char *event;
+	const char *detail;      /* may be NULL */
+	/* The detector's own members: JSON text without braces
+	 * ("\"device\":\"esp32\",\"field\":..."); meta_len 0: none. */
+	const char *meta;
+	size_t meta_len;
 };
 
 struct alert {
@@ -60,10 +71,8 @@ struct alert {
 	struct alert_counts publish, subscribe, unsubscribe;
 	bool metadata_truncated; /* some values were dropped at a cap */
 
-	/* Extra metadata from a detector: the inside of a JSON object
-	 * ("\"device\":\"...\",\"field\":..."), or NULL. */
-	const char *extra_json;
-	size_t extra_len;
+	/* The latest data-detector finding (metadata.detector), or NULL. */
+	const struct alert_finding *finding;
 
 	/*
 	 * Updates: how many matching events were added since the previous

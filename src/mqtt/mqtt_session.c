@@ -10,20 +10,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mqtt/mqtt_eve.h"
+#include "util/rd.h"
 
 #define CONNECT_PKT_ID 0x10000u /* outside the 16-bit packet id space */
 #define KEEP_BUF_MAX (64u * 1024u)
+#define PENDING_MSGS (MQTT_TX_MSGS - 1) /* the last answer is never kept */
+#define KEPT_ALIGN 8u
+
+/*
+ * A message kept while its transaction waits: the decoded message with
+ * every slice pointing into buf, which holds a copy of its frame followed
+ * by copies of its property and topic arrays.
+ */
+struct mqtt_kept_msg {
+	struct mqtt_msg m;
+	uint8_t *buf;
+	size_t cap;
+};
 
 /* A transaction waiting for its acknowledgement(s). */
 struct mqtt_pending {
 	struct mqtt_pending *next;
-	struct jw frag;
 	uint32_t pkt_id;
 	uint8_t kind;   /* initiating type */
 	uint8_t qos;
 	uint8_t stage;  /* QoS 2: 0 sent, 1 PUBREC seen, 2 PUBREL seen */
 	bool toclient;  /* direction of the initiating message */
+	uint8_t n;      /* messages kept (none when no sink logs them) */
+	struct mqtt_kept_msg km[PENDING_MSGS];
+	size_t charged; /* bytes counted against tx-memcap */
 };
 
 void mqtt_cfg_default(struct mqtt_cfg *c)
@@ -44,7 +59,6 @@ int mqtt_ctx_init(struct mqtt_ctx *c, const struct mqtt_cfg *cfg)
 {
 	memset(c, 0, sizeof(*c));
 	c->cfg = *cfg;
-	jw_init(&c->scratch);
 	return mqtt_parser_init(&c->parser, cfg->max_props, cfg->max_topics);
 }
 
@@ -53,20 +67,17 @@ void mqtt_ctx_deinit(struct mqtt_ctx *c)
 	struct mqtt_pending *p = c->free_list;
 	while (p) {
 		struct mqtt_pending *n = p->next;
-		jw_deinit(&p->frag);
+		for (unsigned i = 0; i < PENDING_MSGS; i++)
+			free(p->km[i].buf);
 		free(p);
 		p = n;
 	}
-	jw_deinit(&c->scratch);
 	mqtt_parser_deinit(&c->parser);
 }
 
 struct mqtt_state *mqtt_state_new(struct mqtt_ctx *c)
 {
 	struct mqtt_state *st = calloc(1, sizeof(*st));
-	if (!st)
-		return NULL;
-	jw_init(&st->session);
 	(void)c;
 	return st;
 }
@@ -98,12 +109,111 @@ static void emit_msg_anomalies(struct mqtt_ctx *c, const struct mqtt_state *st,
 }
 
 static void emit_tx(struct mqtt_ctx *c, const struct mqtt_state *st,
-		    bool toclient, const struct jw *frag,
-		    const struct mqtt_sink *sink)
+		    const struct mqtt_tx *tx, const struct mqtt_sink *sink)
 {
 	c->stats.transactions++;
-	if (sink->tx && !frag->oom)
-		sink->tx(sink->ud, st, toclient, frag->buf, frag->len);
+	if (sink->tx)
+		sink->tx(sink->ud, st, tx);
+}
+
+/* A transaction of one message: m alone, or the last answer of p. */
+static void emit_msgs(struct mqtt_ctx *c, const struct mqtt_state *st,
+		      bool toclient, const struct mqtt_pending *p,
+		      const struct mqtt_msg *m, const struct mqtt_sink *sink)
+{
+	struct mqtt_tx tx;
+	memset(&tx, 0, sizeof(tx));
+	tx.toclient = toclient;
+	if (sink->tx) {
+		for (uint8_t i = 0; p && i < p->n; i++)
+			tx.msg[tx.n++] = &p->km[i].m;
+		if (m)
+			tx.msg[tx.n++] = m;
+	}
+	emit_tx(c, st, &tx, sink);
+}
+
+/* ---- kept messages ---- */
+
+/* Bytes a kept copy of m (frame of n bytes) takes, charged to tx-memcap. */
+static size_t kept_size(const struct mqtt_msg *m, size_t n)
+{
+	size_t a = (n + KEPT_ALIGN - 1) & ~(size_t)(KEPT_ALIGN - 1);
+	return a + ((size_t)m->props.n + m->will_props.n) * sizeof(struct mqtt_prop) +
+	       (size_t)m->n_topics * sizeof(struct mqtt_topic);
+}
+
+/* Points s, a slice into frame[0..n), into the copy of the frame at to. */
+static void kept_slice(struct slice *s, const uint8_t *frame, size_t n,
+		       uint8_t *to)
+{
+	uintptr_t a = (uintptr_t)s->p, b = (uintptr_t)frame;
+	if (s->p && a >= b && a - b <= n && s->len <= n - (a - b)) {
+		s->p = to + (a - b);
+	} else {
+		/* Only empty slices lie outside the frame. */
+		s->p = NULL;
+		s->len = 0;
+	}
+}
+
+static void *kept_props(struct mqtt_props *ps, const uint8_t *frame, size_t n,
+			uint8_t *to, uint8_t *at)
+{
+	if (!ps->n) {
+		ps->v = NULL;
+		return at;
+	}
+	struct mqtt_prop *v = (struct mqtt_prop *)(void *)at;
+	memcpy(v, ps->v, ps->n * sizeof(*v));
+	for (uint16_t i = 0; i < ps->n; i++) {
+		kept_slice(&v[i].s, frame, n, to);
+		kept_slice(&v[i].v, frame, n, to);
+	}
+	ps->v = v;
+	return at + ps->n * sizeof(*v);
+}
+
+/*
+ * Copies m, decoded from frame[0..n), into k: the frame and the parser's
+ * property and topic arrays go into k's buffer and every slice is pointed
+ * at the copies, so the message outlives the parser's scratch and the
+ * reassembly buffer. Returns false when out of memory.
+ */
+static bool kept_copy(struct mqtt_kept_msg *k, const struct mqtt_msg *m,
+		      const uint8_t *frame, size_t n)
+{
+	size_t need = kept_size(m, n);
+	if (k->cap < need) {
+		size_t cap = need < 256 ? 256 : need;
+		uint8_t *nb = realloc(k->buf, cap);
+		if (!nb)
+			return false;
+		k->buf = nb;
+		k->cap = cap;
+	}
+	uint8_t *to = k->buf;
+	memcpy(to, frame, n);
+	k->m = *m;
+	struct mqtt_msg *c = &k->m;
+	struct slice *sl[] = { &c->protocol_name, &c->client_id, &c->will_topic,
+			       &c->will_payload, &c->username, &c->password,
+			       &c->topic, &c->payload, &c->codes };
+	for (size_t i = 0; i < sizeof(sl) / sizeof(sl[0]); i++)
+		kept_slice(sl[i], frame, n, to);
+	uint8_t *at = to + ((n + KEPT_ALIGN - 1) & ~(size_t)(KEPT_ALIGN - 1));
+	at = kept_props(&c->will_props, frame, n, to, at);
+	at = kept_props(&c->props, frame, n, to, at);
+	if (c->n_topics) {
+		struct mqtt_topic *t = (struct mqtt_topic *)(void *)at;
+		memcpy(t, m->topics, c->n_topics * sizeof(*t));
+		for (uint32_t i = 0; i < c->n_topics; i++)
+			kept_slice(&t[i].name, frame, n, to);
+		c->topics = t;
+	} else {
+		c->topics = NULL;
+	}
+	return true;
 }
 
 /* ---- pending transactions ---- */
@@ -111,10 +221,16 @@ static void emit_tx(struct mqtt_ctx *c, const struct mqtt_state *st,
 static void pending_release(struct mqtt_ctx *c, struct mqtt_pending *p)
 {
 	c->pending_total--;
-	c->pending_bytes -= p->frag.cap;
-	if (p->frag.cap > KEEP_BUF_MAX)
-		jw_deinit(&p->frag);
-	jw_reset(&p->frag);
+	c->pending_bytes -= p->charged;
+	for (unsigned i = 0; i < PENDING_MSGS; i++) {
+		if (p->km[i].cap > KEEP_BUF_MAX) {
+			free(p->km[i].buf);
+			p->km[i].buf = NULL;
+			p->km[i].cap = 0;
+		}
+	}
+	p->n = 0;
+	p->charged = 0;
 	p->next = c->free_list;
 	c->free_list = p;
 }
@@ -161,12 +277,17 @@ static bool early_take(struct mqtt_state *st, bool toclient, uint16_t id,
 	return true;
 }
 
+/*
+ * Ends p: its transaction, with last (the final answer, NULL when it has
+ * none) after the kept messages, goes to the sink.
+ */
 static void pending_finish(struct mqtt_ctx *c, struct mqtt_state *st,
 			   struct mqtt_pending *prev, struct mqtt_pending *p,
+			   const struct mqtt_msg *last,
 			   const struct mqtt_sink *sink)
 {
 	pending_unlink(st, prev, p);
-	emit_tx(c, st, p->toclient, &p->frag, sink);
+	emit_msgs(c, st, p->toclient, p, last, sink);
 	if (p->kind != MQTT_CONNECT) {
 		unsigned d = p->toclient;
 		st->recent_done[d][st->recent_pos[d]] = (uint16_t)p->pkt_id;
@@ -185,7 +306,8 @@ static void pending_finish(struct mqtt_ctx *c, struct mqtt_state *st,
  */
 static void pending_start(struct mqtt_ctx *c, struct mqtt_state *st,
 			  bool toclient, const struct mqtt_msg *m,
-			  uint32_t pkt_id, const struct mqtt_sink *sink)
+			  const uint8_t *frame, size_t n, uint32_t pkt_id,
+			  const struct mqtt_sink *sink)
 {
 	if (st->n_pending >= c->cfg.max_tx && st->pend_head) {
 		struct mqtt_pending *old = st->pend_head;
@@ -200,7 +322,7 @@ static void pending_start(struct mqtt_ctx *c, struct mqtt_state *st,
 		bool mark = old->kind != MQTT_CONNECT;
 		bool dir = old->toclient;
 		uint16_t id = (uint16_t)old->pkt_id;
-		pending_finish(c, st, NULL, old, sink);
+		pending_finish(c, st, NULL, old, NULL, sink);
 		if (mark)
 			early_mark(c, st, dir, id);
 	}
@@ -210,8 +332,13 @@ static void pending_start(struct mqtt_ctx *c, struct mqtt_state *st,
 		p = c->free_list;
 		if (p)
 			c->free_list = p->next;
-		else if ((p = calloc(1, sizeof(*p))))
-			jw_init(&p->frag);
+		else
+			p = calloc(1, sizeof(*p));
+		if (p && sink->tx && !kept_copy(&p->km[0], m, frame, n)) {
+			p->next = c->free_list;
+			c->free_list = p;
+			p = NULL;
+		}
 	}
 	if (!p) {
 		c->stats.tx_dropped++;
@@ -221,9 +348,7 @@ static void pending_start(struct mqtt_ctx *c, struct mqtt_state *st,
 				     "transactions logged before their answers: mqtt.max-pending-total or mqtt.tx-memcap reached",
 				     sink);
 		}
-		jw_reset(&c->scratch);
-		mqtt_eve_msg(&c->scratch, m, &c->cfg);
-		emit_tx(c, st, toclient, &c->scratch, sink);
+		emit_msgs(c, st, toclient, NULL, m, sink);
 		if (pkt_id <= 0xffff)
 			early_mark(c, st, toclient, (uint16_t)pkt_id);
 		return;
@@ -235,9 +360,11 @@ static void pending_start(struct mqtt_ctx *c, struct mqtt_state *st,
 	p->qos = m->qos;
 	p->stage = 0;
 	p->toclient = toclient;
-	jw_reset(&p->frag);
-	mqtt_eve_msg(&p->frag, m, &c->cfg);
-	c->pending_bytes += p->frag.cap;
+	p->n = sink->tx ? 1 : 0;
+	/* Charged whether or not the message is kept, so the caps act the
+	 * same with and without transaction logging. */
+	p->charged = sizeof(*p) + kept_size(m, n);
+	c->pending_bytes += p->charged;
 	if (st->pend_tail)
 		st->pend_tail->next = p;
 	else
@@ -262,12 +389,20 @@ static struct mqtt_pending *pending_find(struct mqtt_state *st, uint8_t kind,
 	return NULL;
 }
 
+/*
+ * Adds an intermediate answer (PUBREC, PUBREL) to p. A copy that fails
+ * for memory leaves the message out of the record; pairing goes on.
+ */
 static void pending_append(struct mqtt_ctx *c, struct mqtt_pending *p,
-			   const struct mqtt_msg *m)
+			   const struct mqtt_msg *m, const uint8_t *frame,
+			   size_t n, const struct mqtt_sink *sink)
 {
-	size_t before = p->frag.cap;
-	mqtt_eve_msg(&p->frag, m, &c->cfg);
-	c->pending_bytes += p->frag.cap - before;
+	size_t add = kept_size(m, n);
+	p->charged += add;
+	c->pending_bytes += add;
+	if (sink->tx && p->n < PENDING_MSGS &&
+	    kept_copy(&p->km[p->n], m, frame, n))
+		p->n++;
 }
 
 static bool recently_done(const struct mqtt_state *st, bool initiator_toclient,
@@ -284,9 +419,7 @@ static void emit_standalone(struct mqtt_ctx *c, struct mqtt_state *st,
 			    bool toclient, const struct mqtt_msg *m,
 			    const struct mqtt_sink *sink)
 {
-	jw_reset(&c->scratch);
-	mqtt_eve_msg(&c->scratch, m, &c->cfg);
-	emit_tx(c, st, toclient, &c->scratch, sink);
+	emit_msgs(c, st, toclient, NULL, m, sink);
 }
 
 static void check_unintroduced(struct mqtt_ctx *c, struct mqtt_state *st,
@@ -339,9 +472,58 @@ static void copy_bounded(char **dst, struct slice s, uint32_t max)
 	*dst = p;
 }
 
-/* Applies one decoded message to the session and transaction state. */
+/* Keeps of s what the EVE writer's string budget of max bytes keeps. */
+static void kept_str(struct mqtt_kept *k, struct slice s, uint32_t max)
+{
+	size_t keep = utf8_keep(s.p, s.len, max);
+	uint8_t *np = realloc(k->p, keep ? keep : 1);
+	if (!np) {
+		k->len = 0;
+		k->cut = (uint32_t)s.len;
+		return;
+	}
+	if (keep)
+		memcpy(np, s.p, keep);
+	k->p = np;
+	k->len = (uint32_t)keep;
+	k->cut = (uint32_t)(s.len - keep);
+}
+
+static void kept_str_free(struct mqtt_kept *k)
+{
+	free(k->p);
+	memset(k, 0, sizeof(*k));
+}
+
+/* The session record of the mqtt_session object, from a CONNECT. */
+static void session_rec_set(struct mqtt_ctx *c, struct mqtt_session_rec *r,
+			    const struct mqtt_msg *m)
+{
+	uint32_t max = c->cfg.session_str_max;
+	r->gen = ++c->session_gen;
+	r->present = true;
+	r->protocol_version = m->protocol_version;
+	r->keepalive = m->keepalive;
+	kept_str(&r->client_id, m->client_id, max);
+	r->has_username = m->has_username;
+	if (m->has_username)
+		kept_str(&r->username, m->username, max);
+	r->has_will = m->has_will;
+	if (m->has_will) {
+		kept_str(&r->will_topic, m->will_topic, max);
+		r->will_qos = (m->connect_flags >> 3) & 3;
+		r->will_retain = (m->connect_flags & 0x20) != 0;
+		r->will_message_length = (uint32_t)m->will_payload.len;
+	}
+}
+
+/*
+ * Applies one decoded message, from frame[0..fn), to the session and
+ * transaction state.
+ */
 static void session_handle(struct mqtt_ctx *c, struct mqtt_state *st,
 			   bool toclient, const struct mqtt_msg *m,
+			   const uint8_t *frame, size_t fn,
 			   const struct mqtt_sink *sink)
 {
 	struct mqtt_pending *p, *prev = NULL;
@@ -360,10 +542,10 @@ static void session_handle(struct mqtt_ctx *c, struct mqtt_state *st,
 		if (m->has_username)
 			copy_bounded(&st->username, m->username,
 				     c->cfg.session_str_max);
-		mqtt_eve_session(&st->session, m, &c->cfg);
+		session_rec_set(c, &st->rec, m);
 		if (sink->msg)
 			sink->msg(sink->ud, st, toclient, m);
-		pending_start(c, st, toclient, m, CONNECT_PKT_ID, sink);
+		pending_start(c, st, toclient, m, frame, fn, CONNECT_PKT_ID, sink);
 		return;
 	case MQTT_CONNACK:
 		if (sink->msg)
@@ -383,8 +565,7 @@ static void session_handle(struct mqtt_ctx *c, struct mqtt_state *st,
 				copy_bounded(&st->client_id, pr->s,
 					     c->cfg.session_str_max);
 		}
-		pending_append(c, p, m);
-		pending_finish(c, st, prev, p, sink);
+		pending_finish(c, st, prev, p, m, sink);
 		return;
 	default:
 		break;
@@ -396,21 +577,21 @@ static void session_handle(struct mqtt_ctx *c, struct mqtt_state *st,
 	case MQTT_PUBLISH:
 		check_unintroduced(c, st, toclient, m, sink);
 		if (m->qos == 1 || m->qos == 2)
-			pending_start(c, st, toclient, m, m->msg_id, sink);
+			pending_start(c, st, toclient, m, frame, fn, m->msg_id,
+				      sink);
 		else
 			emit_standalone(c, st, toclient, m, sink);
 		return;
 	case MQTT_SUBSCRIBE:
 	case MQTT_UNSUBSCRIBE:
 		check_unintroduced(c, st, toclient, m, sink);
-		pending_start(c, st, toclient, m, m->msg_id, sink);
+		pending_start(c, st, toclient, m, frame, fn, m->msg_id, sink);
 		return;
 	case MQTT_PUBACK:
 		p = pending_find(st, MQTT_PUBLISH, m->msg_id, !toclient, 1, &prev);
 		if (!p)
 			break;
-		pending_append(c, p, m);
-		pending_finish(c, st, prev, p, sink);
+		pending_finish(c, st, prev, p, m, sink);
 		return;
 	case MQTT_PUBREC:
 	case MQTT_PUBREL: {
@@ -430,15 +611,14 @@ static void session_handle(struct mqtt_ctx *c, struct mqtt_state *st,
 			return;
 		}
 		p->stage = stage;
-		pending_append(c, p, m);
+		pending_append(c, p, m, frame, fn, sink);
 		return;
 	}
 	case MQTT_PUBCOMP:
 		p = pending_find(st, MQTT_PUBLISH, m->msg_id, !toclient, 2, &prev);
 		if (!p)
 			break;
-		pending_append(c, p, m);
-		pending_finish(c, st, prev, p, sink);
+		pending_finish(c, st, prev, p, m, sink);
 		return;
 	case MQTT_SUBACK:
 	case MQTT_UNSUBACK: {
@@ -453,8 +633,7 @@ static void session_handle(struct mqtt_ctx *c, struct mqtt_state *st,
 					 sink);
 			return;
 		}
-		pending_append(c, p, m);
-		pending_finish(c, st, prev, p, sink);
+		pending_finish(c, st, prev, p, m, sink);
 		return;
 	}
 	case MQTT_RESERVED:
@@ -511,17 +690,21 @@ static void frame_handle(struct mqtt_ctx *c, struct mqtt_state *st,
 		emit_anomaly(c, st, toclient, "malformed_traffic", detail, sink);
 		return;
 	}
-	session_handle(c, st, toclient, &m, sink);
+	session_handle(c, st, toclient, &m, p, n, sink);
 }
 
 static void frame_truncated(struct mqtt_ctx *c, struct mqtt_state *st,
 			    bool toclient, uint8_t b0, uint64_t total,
 			    const struct mqtt_sink *sink)
 {
+	struct mqtt_tx tx;
 	c->stats.truncated++;
-	jw_reset(&c->scratch);
-	mqtt_eve_truncated(&c->scratch, b0, total);
-	emit_tx(c, st, toclient, &c->scratch, sink);
+	memset(&tx, 0, sizeof(tx));
+	tx.toclient = toclient;
+	tx.truncated = true;
+	tx.first_byte = b0;
+	tx.skipped_length = total;
+	emit_tx(c, st, &tx, sink);
 }
 
 static bool dir_append(struct mqtt_dir *d, const uint8_t *p, size_t n,
@@ -783,7 +966,7 @@ void mqtt_state_free(struct mqtt_ctx *c, struct mqtt_state *st,
 				 p->kind == MQTT_PUBLISH ? (p->qos == 2 ? " (QoS 2)" : " (QoS 1)") : "");
 			emit_anomaly(c, st, p->toclient, "missing_ack", detail, sink);
 		}
-		pending_finish(c, st, NULL, p, sink);
+		pending_finish(c, st, NULL, p, NULL, sink);
 	}
 	for (int i = 0; i < 2; i++) {
 		free(st->dir[i].buf);
@@ -792,7 +975,9 @@ void mqtt_state_free(struct mqtt_ctx *c, struct mqtt_state *st,
 			c->pending_bytes -= EARLY_BYTES;
 		}
 	}
-	jw_deinit(&st->session);
+	kept_str_free(&st->rec.client_id);
+	kept_str_free(&st->rec.username);
+	kept_str_free(&st->rec.will_topic);
 	free(st->client_id);
 	free(st->username);
 	free(st);

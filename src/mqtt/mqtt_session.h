@@ -7,7 +7,6 @@
 #include <stdint.h>
 
 #include "mqtt/mqtt_parse.h"
-#include "util/jw.h"
 
 /* Limits and logging choices; every field has a default (mqtt_cfg_default). */
 struct mqtt_cfg {
@@ -16,7 +15,7 @@ struct mqtt_cfg {
 	bool log_passwords;
 	uint32_t max_tx;          /* pending transactions per flow */
 	uint32_t max_pending_total; /* pending transactions, all flows */
-	size_t tx_memcap;         /* bytes of pending transaction JSON */
+	size_t tx_memcap;         /* bytes of pending transactions' messages */
 	uint32_t max_props;       /* v5 properties kept per message */
 	uint32_t max_topics;      /* topics kept per (UN)SUBSCRIBE */
 	uint32_t session_str_max; /* bytes kept of client id, username, will topic */
@@ -27,15 +26,36 @@ void mqtt_cfg_default(struct mqtt_cfg *c);
 
 struct mqtt_state;
 
+/* Messages of one transaction at most: PUBLISH, PUBREC, PUBREL, PUBCOMP. */
+#define MQTT_TX_MSGS 4
+
+/*
+ * A transaction as the session layer hands it downstream: a request and
+ * its answers, paired once, as Suricata's MQTTTransaction pairs them
+ * (connect+connack, publish+acks, (un)subscribe+ack), or a message that
+ * stands alone. msg[] holds them in arrival order; toclient is the
+ * direction of the first, which gives the record its source and
+ * destination. A message whose body was skipped for its size is a
+ * transaction of its own: truncated, no messages. Everything is valid
+ * only during the sink's tx callback.
+ */
+struct mqtt_tx {
+	bool toclient;
+	bool truncated;
+	uint8_t first_byte;      /* truncated: the fixed header's first byte */
+	uint64_t skipped_length; /* truncated: fixed header plus remaining length */
+	uint8_t n;
+	const struct mqtt_msg *msg[MQTT_TX_MSGS];
+};
+
 /*
  * Where a flow's MQTT output goes. The engine fills ud with its per-packet
  * context before feeding data, so the callbacks know the flow, time and
- * packet number. frag/frag_len is the inside of the EVE "mqtt" object;
- * session is the serialised "mqtt_session" object (may be empty).
+ * packet number. tx NULL: nobody logs transactions, so their messages are
+ * not kept while they wait for an answer (only what pairing needs is).
  */
 struct mqtt_sink {
-	void (*tx)(void *ud, const struct mqtt_state *st, bool toclient,
-		   const char *frag, size_t frag_len);
+	void (*tx)(void *ud, const struct mqtt_state *st, const struct mqtt_tx *tx);
 	void (*anomaly)(void *ud, const struct mqtt_state *st, bool toclient,
 			const char *layer, const char *event,
 			const char *detail);
@@ -49,10 +69,10 @@ struct mqtt_sink {
 struct mqtt_ctx {
 	struct mqtt_cfg cfg;
 	struct mqtt_parser parser;
-	struct jw scratch;          /* standalone transactions */
 	struct mqtt_pending *free_list;
 	uint32_t pending_total;
 	size_t pending_bytes;
+	uint64_t session_gen;       /* the last mqtt_session_rec.gen given */
 	struct {
 		uint64_t messages;
 		uint64_t transactions;
@@ -82,6 +102,32 @@ struct mqtt_dir {
 	bool unintroduced_reported;
 };
 
+/* A string of the session record: at most session-str-max bytes of it. */
+struct mqtt_kept {
+	uint8_t *p;     /* malloc'd; NULL: none */
+	uint32_t len;   /* bytes kept */
+	uint32_t cut;   /* bytes left off (0: kept whole) */
+};
+
+/*
+ * What the EVE "mqtt_session" object shows: the session's latest CONNECT,
+ * its strings cut at session-str-max bytes (not inside a UTF-8 character)
+ * as the writer's string budget cuts them.
+ */
+struct mqtt_session_rec {
+	/* Which CONNECT this is, unique in the context (0: none): a writer
+	 * may keep the text it made of a record under this number. */
+	uint64_t gen;
+	bool present;           /* a CONNECT was seen */
+	bool has_username, has_will;
+	uint8_t protocol_version;
+	uint8_t will_qos;
+	bool will_retain;
+	uint16_t keepalive;
+	uint32_t will_message_length;
+	struct mqtt_kept client_id, username, will_topic;
+};
+
 /* Session context of one flow (MQTT 5.0 §3.1). */
 struct mqtt_state {
 	struct mqtt_dir dir[2]; /* 0: to server, 1: to client */
@@ -89,7 +135,7 @@ struct mqtt_state {
 	bool version_inferred;
 	bool connected;
 	bool connect_seen;
-	struct jw session;      /* serialised mqtt_session object */
+	struct mqtt_session_rec rec; /* for the mqtt_session object */
 	char *client_id;        /* bounded copies, NUL-terminated */
 	char *username;
 	uint16_t keepalive;

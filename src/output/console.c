@@ -1,7 +1,8 @@
 /* console.c - one readable, bounded, terminal-safe line per alert (seed 000's serial monitor). */
-#include "output/outputs.h"
+#include "output/output.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Longest console line; the per-field caps below keep real lines far shorter. */
@@ -291,3 +292,72 @@ void console_alert(FILE *fp, struct timefmt *tf, const struct alert *a,
 	l.buf[l.len++] = '\n';
 	fwrite(l.buf, 1, l.len, fp);
 }
+
+/* ---- the console sink ---- */
+
+struct console_sink {
+	FILE *fp;
+	bool color;
+	bool live;
+	struct timefmt tf;
+	struct out_sink_stats st;
+};
+
+static int console_open(const struct output_cfg *cfg, void **self,
+			unsigned *kinds, char *err, size_t errsz)
+{
+	if (!cfg->console)
+		return 1;
+	struct console_sink *c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errsz, "out of memory opening the console output");
+		return -1;
+	}
+	c->fp = cfg->console;
+	c->color = cfg->console_color;
+	c->live = cfg->live;
+	timefmt_init(&c->tf);
+	*self = c;
+	*kinds = OUT_BIT(OUT_ALERT);
+	return 0;
+}
+
+static int console_emit(void *self, struct output *o, const struct out_record *r)
+{
+	struct console_sink *c = self;
+	(void)o;
+	console_alert(c->fp, &c->tf, r->alert, c->color);
+	if (c->live)
+		fflush(c->fp);
+	c->st.records++;
+	return ferror(c->fp) ? -1 : 0;
+}
+
+static int console_flush(void *self, uint64_t now_us)
+{
+	(void)now_us;
+	return fflush(((struct console_sink *)self)->fp) == 0 ? 0 : -1;
+}
+
+static int console_close(void *self, uint64_t now_us)
+{
+	struct console_sink *c = self;
+	(void)now_us;
+	fflush(c->fp);
+	free(c);
+	return 0;
+}
+
+static void console_stats(void *self, struct out_sink_stats *st)
+{
+	*st = ((struct console_sink *)self)->st;
+}
+
+const struct out_sink_ops out_sink_console = {
+	.name = "console",
+	.open = console_open,
+	.emit = console_emit,
+	.flush = console_flush,
+	.close = console_close,
+	.stats = console_stats,
+};

@@ -1,7 +1,7 @@
 /*
- * outputs.h - where alerts are written: EVE JSON lines (Suricata's alert
- * plus the seed-004 object), one console line per alert, and the SQLite
- * alert store that `mqttids alerts` reads (docs/OUTPUTS.md).
+ * outputs.h - the alert outputs' own functions: one console line per
+ * alert, and the SQLite alert store that `mqttids alerts` reads
+ * (docs/OUTPUTS.md). Both are also sinks (output.h).
  */
 #ifndef MQTTIDS_OUTPUTS_H
 #define MQTTIDS_OUTPUTS_H
@@ -14,20 +14,6 @@
 #include "event/alert.h"
 #include "util/jw.h"
 #include "util/timefmt.h"
-
-/*
- * Writes one complete EVE record for a into w (reset first), ending in a
- * newline: event_type "alert" (a->update false) or "alert_update", the
- * flow tuple when known, Suricata's alert{action, gid, signature_id, rev,
- * signature, category, severity}, and the seed-004 object under "mqttids".
- */
-void alert_eve_write(struct jw *w, struct timefmt *tf, const struct alert *a);
-
-/*
- * Writes the seed-004 object alone ({"uuid":..., "metadata":{...}}) into w
- * (reset first), no newline: what the store keeps and `alerts show` prints.
- */
-void alert_seed_json(struct jw *w, struct timefmt *tf, const struct alert *a);
 
 /* "Critical", "High", "Medium", "Low" or "Informational" (seed 004 §3.3);
  * priorities above 4 count as 4. */

@@ -27,6 +27,7 @@
 
 /* The registry: every detector, in the order they see each message. */
 static const struct sensor_detector *const registry[] = {
+	&sensor_takeover_detector,
 	&sensor_value_detector,
 	&sensor_integrity_detector,
 	&sensor_authz_detector,
@@ -51,6 +52,7 @@ struct sensors {
 	char state_path[512];
 	uint64_t save_every_us, next_save_us;
 	struct tm_result tmr;
+	bool core_only;
 	uint64_t n_msgs, n_telemetry, n_bad_payloads;
 };
 
@@ -66,44 +68,6 @@ void *sensors_state(struct sensors *s, const char *name)
 		if (s->on[i] && !strcmp(registry[i]->name, name))
 			return s->state[i];
 	return NULL;
-}
-
-size_t sensor_json_str(char *buf, size_t cap, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	if (cap < 3) {
-		if (cap)
-			buf[0] = 0;
-		return 0;
-	}
-	buf[o++] = '"';
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[8];
-		size_t n;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			n = 2;
-		} else if (c < 0x20 || c >= 0x7f) {
-			/* Bytes from the wire: ASCII only, the rest as \u00XX. */
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			n = 6;
-		} else {
-			esc[0] = (char)c;
-			n = 1;
-		}
-		if (o + n + 2 > cap)
-			break;
-		memcpy(buf + o, esc, n);
-		o += n;
-	}
-	buf[o++] = '"';
-	buf[o] = 0;
-	return o;
 }
 
 void sensor_addr_copy(struct sensor_addr *dst, const struct sensor_addr *src)
@@ -149,15 +113,28 @@ const cJSON *sensor_msg_json(const struct sensor_msg *m)
 struct sensors *sensors_new(const cJSON *cfg, void (*report)(void *, const struct sensor_report *),
 			    void *ud, bool live, FILE *log)
 {
+	struct sensors_opts o = {
+		.cfg = cfg, .report = report, .ud = ud, .live = live, .log = log,
+	};
+	return sensors_open(&o);
+}
+
+struct sensors *sensors_open(const struct sensors_opts *o)
+{
+	const cJSON *cfg = o->cfg;
+	FILE *log = o->log;
 	struct sensors *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->env.report = report;
-	s->env.ud = ud;
+	s->env.report = o->report;
+	s->env.ud = o->ud;
 	s->env.log = log;
-	s->env.live = live;
+	s->env.live = o->live;
 	s->env.tm = &s->tm;
-	const cJSON *tsec = cJSON_GetObjectItemCaseSensitive(cfg, "telemetry");
+	s->env.max_client_ids = o->max_client_ids;
+	s->core_only = o->core_only;
+	/* --no-detectors: the data detectors' sections are not even read. */
+	const cJSON *tsec = o->core_only ? NULL : cJSON_GetObjectItemCaseSensitive(cfg, "telemetry");
 	if (tm_cfg_parse(log, cJSON_IsNull(tsec) ? NULL : tsec, &s->tm) != 0)
 		goto fail;
 	/* cJSON nodes are ~64 bytes: 16 per payload byte covers any document that fits max-payload. */
@@ -166,6 +143,8 @@ struct sensors *sensors_new(const cJSON *cfg, void (*report)(void *, const struc
 	if (!s->arena || !s->scan)
 		goto fail;
 	for (size_t i = 0; i < N_DETECTORS; i++) {
+		if (o->core_only && !registry[i]->core)
+			continue;
 		const cJSON *sec = cJSON_GetObjectItemCaseSensitive(cfg, registry[i]->name);
 		if (cJSON_IsNull(sec))
 			sec = NULL; /* "value:" with only comments under it */
@@ -180,6 +159,8 @@ struct sensors *sensors_new(const cJSON *cfg, void (*report)(void *, const struc
 		}
 		s->on[i] = true;
 	}
+	if (o->core_only)
+		return s; /* the core detectors keep no state */
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(cfg, "state");
 	if (cJSON_IsNull(st))
 		st = NULL;
@@ -270,7 +251,7 @@ void sensors_event(struct sensors *s, const struct det_event *ev)
 	s->cur_parsed = false;
 	s->cur_json = NULL;
 	s->n_msgs++;
-	if (mm->type == MQTT_PUBLISH && m.from_client && s->tm.n) {
+	if (mm->type == MQTT_PUBLISH && m.from_client && s->tm.n && !s->core_only) {
 		int ent = tm_match(&s->tm, m.topic.p, m.topic.len);
 		if (ent >= 0) {
 			const struct tm_entry *e = &s->tm.e[ent];
@@ -292,6 +273,15 @@ void sensors_event(struct sensors *s, const struct det_event *ev)
 		if (s->on[i] && registry[i]->on_msg)
 			registry[i]->on_msg(s->state[i], &m);
 	s->cur = NULL;
+}
+
+void sensors_flow_end(struct sensors *s, const struct flow *f)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < N_DETECTORS; i++)
+		if (s->on[i] && registry[i]->on_flow_end)
+			registry[i]->on_flow_end(s->state[i], f);
 }
 
 void sensors_tick(struct sensors *s, uint64_t now_us)

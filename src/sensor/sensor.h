@@ -1,19 +1,22 @@
 /*
- * sensor.h - the data detectors (issue 5): telemetry values, payload
- * integrity, topic authorisation, device inventory and inactivity. They
- * look at what the MQTT messages say rather than how they are framed, and
- * report what they find as anomaly events that run through the same rules,
- * thresholds, cooldowns and outputs as everything else (docs/sensors.md).
+ * sensor.h - the detectors beside the rules: client-id takeover, and the
+ * data detectors of issue 5 (telemetry values, payload integrity, topic
+ * authorisation, device inventory and inactivity). They look at what the
+ * MQTT messages say rather than how they are framed, and report what they
+ * find as anomaly events that run through the same rules, thresholds,
+ * cooldowns and outputs as everything else (docs/sensors.md).
  *
  * Each detector is a table of functions (struct sensor_detector) listed
  * explicitly in sensor.c. The host (struct sensors) extracts the telemetry
  * of each PUBLISH once (sensor_telemetry.c) and hands every detector the
  * same digest (struct sensor_msg). A detector reports through
- * sensor_env.report; the host turns the report into a DET_ANOMALY event
- * with layer, event name and detector metadata, and gives it to the rules.
+ * sensor_env.report, which goes to the rule engine (detect/detect.c): it
+ * turns the report into a DET_ANOMALY event with layer, event name and
+ * detector metadata, has it logged, and gives it to the rules.
  *
- * Time is event time: timers (inactivity) run on on_tick, which the engine
- * calls once per second of event time offline and from a clock tick live.
+ * Time is event time: timers (inactivity) run on on_tick, which the rule
+ * engine calls once per second of event time offline and from a clock
+ * tick live.
  *
  * Single-threaded like the engine. Nothing is allocated per message on the
  * hot path: per-device state lives in tables sized from the configuration.
@@ -29,6 +32,8 @@
 
 #include "event/event.h"
 #include "mqtt/mqtt_types.h"
+
+struct flow;
 
 #define SENSOR_ID_MAX 128     /* bytes of a device id, client id or username */
 #define SENSOR_FIELD_MAX 64   /* bytes of a field name */
@@ -100,6 +105,8 @@ struct sensor_env {
 	/* Where configuration problems are reported (stderr). */
 	FILE *log;
 	bool live;
+	/* detect.max-client-ids: entries of the takeover table. */
+	uint32_t max_client_ids;
 };
 
 /*
@@ -121,6 +128,10 @@ struct sensor_detector {
 	cJSON *(*save)(void *state);
 	void (*load)(void *state, const cJSON *saved);
 	void (*free)(void *state);
+	/* A connection ended (the flow is about to be reused). */
+	void (*on_flow_end)(void *state, const struct flow *f);
+	/* A protocol-level detector, kept by --no-detectors. */
+	bool core;
 };
 
 /* ---- configuration helpers (sensor_cfg.c) ---- */
@@ -150,9 +161,6 @@ const cJSON *scfg_list(const cJSON *obj, const char *key);
 
 /* ---- helpers for detectors ---- */
 
-/* JSON text of s (with quotes, escaped) into buf; returns its length (cut to fit). */
-size_t sensor_json_str(char *buf, size_t cap, const char *s, size_t len);
-
 /* A device's address for later reports: the client end of m. */
 void sensor_addr_copy(struct sensor_addr *dst, const struct sensor_addr *src);
 
@@ -168,11 +176,26 @@ void sensor_copy_str(char *dst, size_t cap, const char *s);
 
 struct sensors;
 
+/* How the host is started (sensors_open). */
+struct sensors_opts {
+	/* The configuration's "detectors" section as one cJSON object
+	 * ("telemetry", "integrity", ...; NULL: all defaults). */
+	const cJSON *cfg;
+	void (*report)(void *ud, const struct sensor_report *r);
+	void *ud;
+	bool live;
+	FILE *log;
+	/* --no-detectors: only the protocol-level (core) detectors. */
+	bool core_only;
+	uint32_t max_client_ids;     /* 0: the takeover detector's default */
+};
+
 /*
- * Creates the detectors from cfg (the configuration's sensor sections as
- * one cJSON object: "telemetry", "integrity", ...; NULL: all defaults).
- * Returns NULL after printing why on log.
+ * Creates the detectors o asks for. Returns NULL after printing why on
+ * o->log.
  */
+struct sensors *sensors_open(const struct sensors_opts *o);
+/* sensors_open with every detector and the default sizes. */
 struct sensors *sensors_new(const cJSON *cfg, void (*report)(void *, const struct sensor_report *),
 			    void *ud, bool live, FILE *log);
 void sensors_free(struct sensors *s);
@@ -180,6 +203,8 @@ void sensors_free(struct sensors *s);
 /* One MQTT event (DET_MQTT); other kinds are ignored. */
 void sensors_event(struct sensors *s, const struct det_event *ev);
 void sensors_tick(struct sensors *s, uint64_t now_us);
+/* A connection ended. */
+void sensors_flow_end(struct sensors *s, const struct flow *f);
 
 /*
  * State (docs/sensors.md, "State"): a JSON file with one member per
@@ -198,10 +223,14 @@ const struct sensor_detector *const *sensors_registry(size_t *n);
 /* A detector's state by name, for the inventory CLI; NULL when absent. */
 void *sensors_state(struct sensors *s, const char *name);
 
+extern const struct sensor_detector sensor_takeover_detector;
 extern const struct sensor_detector sensor_value_detector;
 extern const struct sensor_detector sensor_integrity_detector;
 extern const struct sensor_detector sensor_authz_detector;
 extern const struct sensor_detector sensor_inventory_detector;
 extern const struct sensor_detector sensor_inactivity_detector;
+
+/* Takeovers the takeover detector reported (its state), for counters. */
+uint64_t sensor_takeover_count(const void *state);
 
 #endif

@@ -1,4 +1,4 @@
-/* hash.h - FNV-1a over bytes, for the small hash tables of the detectors. */
+/* hash.h - FNV-1a over bytes and a 64-bit mixer, for the small hash tables. */
 #ifndef MQTTIDS_HASH_H
 #define MQTTIDS_HASH_H
 
@@ -16,6 +16,17 @@ static inline uint64_t hash_fnv1a(uint64_t h, const void *p, size_t n)
 		h *= 0x100000001b3ull;
 	}
 	return h;
+}
+
+/* A bijective 64-bit finaliser (splitmix64): every input bit reaches every output bit. */
+static inline uint64_t hash_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
 }
 
 #endif

@@ -154,11 +154,14 @@ static void jw_member(struct jw *w, const uint8_t *key, size_t kn)
 	}
 }
 
-/* Keys given as C strings are program constants: no escaping needed. */
-static inline void jw_key(struct jw *w, const char *key)
+/*
+ * Keys given as C strings are program constants: no escaping needed. kn
+ * is strlen(key), which jw.h's wrappers let the compiler fold for
+ * literal keys.
+ */
+static inline void jw_key(struct jw *w, const char *key, size_t kn)
 {
 	uint64_t bit = w->depth < 64 ? (1ull << w->depth) : 0;
-	size_t kn = key ? strlen(key) : 0;
 	if (!jw_reserve(w, kn + 4))
 		return;
 	char *o = w->buf + w->len;
@@ -183,9 +186,9 @@ static void jw_open(struct jw *w, char c)
 		w->has_item &= ~(1ull << w->depth);
 }
 
-void jw_open_obj(struct jw *w, const char *key)
+void jw_open_obj_k(struct jw *w, const char *key, size_t kn)
 {
-	jw_key(w, key);
+	jw_key(w, key, kn);
 	jw_open(w, '{');
 }
 
@@ -195,9 +198,9 @@ void jw_open_obj_bytes(struct jw *w, const uint8_t *k, size_t kn)
 	jw_open(w, '{');
 }
 
-void jw_open_arr(struct jw *w, const char *key)
+void jw_open_arr_k(struct jw *w, const char *key, size_t kn)
 {
-	jw_key(w, key);
+	jw_key(w, key, kn);
 	jw_open(w, '[');
 }
 
@@ -218,40 +221,52 @@ void jw_close_arr(struct jw *w)
 	jw_close(w, ']');
 }
 
-static void jw_strval(struct jw *w, const uint8_t *p, size_t n, size_t *budget)
+/* The value p[0..n), then the note for cut bytes left off (0: none). */
+static void jw_strval_cut(struct jw *w, const uint8_t *p, size_t n, size_t cut)
 {
 	jw_putc(w, '"');
-	if (budget && *budget != SIZE_MAX && n > *budget) {
-		size_t keep = *budget;
-		/* Do not cut a UTF-8 character in two. */
-		if (utf8_check(p, n) != UTF8_INVALID)
-			while (keep > 0 && (p[keep] & 0xc0) == 0x80)
-				keep--;
-		jw_escape(w, p, keep);
+	jw_escape(w, p, n);
+	if (cut) {
 		char tail[64];
 		int tn = snprintf(tail, sizeof(tail),
-				  "[truncated %zu additional bytes]", n - keep);
+				  "[truncated %zu additional bytes]", cut);
 		jw_append(w, tail, (size_t)tn);
-		*budget = 0;
-	} else {
-		jw_escape(w, p, n);
-		if (budget && *budget != SIZE_MAX)
-			*budget -= n;
 	}
 	jw_putc(w, '"');
 }
 
-void jw_str(struct jw *w, const char *key, const uint8_t *p, size_t n)
+static void jw_strval(struct jw *w, const uint8_t *p, size_t n, size_t *budget)
 {
-	jw_key(w, key);
+	if (budget && *budget != SIZE_MAX && n > *budget) {
+		/* Do not cut a UTF-8 character in two. */
+		size_t keep = utf8_keep(p, n, *budget);
+		jw_strval_cut(w, p, keep, n - keep);
+		*budget = 0;
+	} else {
+		jw_strval_cut(w, p, n, 0);
+		if (budget && *budget != SIZE_MAX)
+			*budget -= n;
+	}
+}
+
+void jw_str_k(struct jw *w, const char *key, size_t kn, const uint8_t *p, size_t n)
+{
+	jw_key(w, key, kn);
 	jw_strval(w, p, n, NULL);
 }
 
-void jw_str_budget(struct jw *w, const char *key, const uint8_t *p, size_t n,
+void jw_str_budget_k(struct jw *w, const char *key, size_t kn, const uint8_t *p, size_t n,
 		   size_t *budget)
 {
-	jw_key(w, key);
+	jw_key(w, key, kn);
 	jw_strval(w, p, n, budget);
+}
+
+void jw_str_cut_k(struct jw *w, const char *key, size_t kn, const uint8_t *p, size_t n,
+		size_t cut)
+{
+	jw_key(w, key, kn);
+	jw_strval_cut(w, p, n, cut);
 }
 
 void jw_str_kv_bytes(struct jw *w, const uint8_t *k, size_t kn,
@@ -262,14 +277,14 @@ void jw_str_kv_bytes(struct jw *w, const uint8_t *k, size_t kn,
 	jw_strval(w, v, vn, &budget);
 }
 
-void jw_cstr(struct jw *w, const char *key, const char *s)
+void jw_cstr_k(struct jw *w, const char *key, size_t kn, const char *s)
 {
-	jw_str(w, key, (const uint8_t *)s, strlen(s));
+	jw_str_k(w, key, kn, (const uint8_t *)s, strlen(s));
 }
 
-void jw_ascii(struct jw *w, const char *key, const char *s, size_t n)
+void jw_ascii_k(struct jw *w, const char *key, size_t kn, const char *s, size_t n)
 {
-	jw_key(w, key);
+	jw_key(w, key, kn);
 	if (!jw_reserve(w, n + 2))
 		return;
 	w->buf[w->len++] = '"';
@@ -278,11 +293,11 @@ void jw_ascii(struct jw *w, const char *key, const char *s, size_t n)
 	w->buf[w->len++] = '"';
 }
 
-void jw_uint(struct jw *w, const char *key, uint64_t v)
+void jw_uint_k(struct jw *w, const char *key, size_t kn, uint64_t v)
 {
 	char tmp[24];
 	size_t i = sizeof(tmp);
-	jw_key(w, key);
+	jw_key(w, key, kn);
 	if (v < 10) { /* QoS, flags, small codes: most numbers written */
 		jw_putc(w, (char)('0' + v));
 		return;
@@ -294,29 +309,29 @@ void jw_uint(struct jw *w, const char *key, uint64_t v)
 	jw_append(w, tmp + i, sizeof(tmp) - i);
 }
 
-void jw_int(struct jw *w, const char *key, int64_t v)
+void jw_int_k(struct jw *w, const char *key, size_t kn, int64_t v)
 {
 	if (v >= 0) {
-		jw_uint(w, key, (uint64_t)v);
+		jw_uint_k(w, key, kn, (uint64_t)v);
 		return;
 	}
 	char tmp[24];
 	int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
-	jw_key(w, key);
+	jw_key(w, key, kn);
 	jw_append(w, tmp, (size_t)n);
 }
 
-void jw_bool(struct jw *w, const char *key, bool v)
+void jw_bool_k(struct jw *w, const char *key, size_t kn, bool v)
 {
-	jw_key(w, key);
+	jw_key(w, key, kn);
 	if (v)
 		jw_append(w, "true", 4);
 	else
 		jw_append(w, "false", 5);
 }
 
-void jw_raw(struct jw *w, const char *key, const char *json, size_t n)
+void jw_raw_k(struct jw *w, const char *key, size_t kn, const char *json, size_t n)
 {
-	jw_key(w, key);
+	jw_key(w, key, kn);
 	jw_append(w, json, n);
 }

@@ -158,4 +158,11 @@ enum utf8_check {
 /* Validates MQTT UTF-8 (RFC 3629 well-formedness plus the U+0000 ban). */
 enum utf8_check utf8_check(const uint8_t *p, size_t n);
 
+/*
+ * How many bytes of p[0..n) a string cut at max bytes keeps: n when it
+ * fits, else max, backed off to a character boundary when p[0..n) is
+ * UTF-8 (a string that is not is cut at max exactly).
+ */
+size_t utf8_keep(const uint8_t *p, size_t n, size_t max);
+
 #endif

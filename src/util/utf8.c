@@ -56,3 +56,14 @@ enum utf8_check utf8_check(const uint8_t *p, size_t n)
 	}
 	return res;
 }
+
+size_t utf8_keep(const uint8_t *p, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	size_t keep = max;
+	if (utf8_check(p, n) != UTF8_INVALID)
+		while (keep > 0 && (p[keep] & 0xc0) == 0x80)
+			keep--;
+	return keep;
+}

@@ -154,8 +154,12 @@ static void fx_init_cfg(struct fx *x, const char *rules,
 	assert_non_null(x->rs);
 	assert_int_equal(ruleset_load_string(x->rs, "test", rules, stderr), 0);
 	assert_true(ruleset_count(x->rs) > 0);
-	struct alert_sink sink = { rec_emit, &x->rec };
-	x->d = detect_new(cfg, x->rs, sink);
+	/* The rules and the takeover detector (the core one), as with
+	 * --no-detectors. */
+	struct detect_detectors dd = { .data_off = true, .log = stderr };
+	struct detect_emit emit = { rec_emit, NULL, &x->rec };
+	int err;
+	x->d = detect_new(cfg, x->rs, &dd, emit, &err);
 	assert_non_null(x->d);
 }
 
@@ -369,7 +373,7 @@ static void test_brute_force_seed(void **state)
 		send_msg(&x, &c[i], true, &refused, ts[i]);
 		assert_int_equal(x.rec.n, i < 4 ? 0 : 1);
 	}
-	detect_finish(x.d);
+	detect_finish(x.d, 0);
 	assert_int_equal(x.rec.n, 1);
 	const struct ralert *a = &x.rec.v[0];
 	assert_false(a->update);
@@ -418,7 +422,7 @@ static void test_brute_force_update_at_finish(void **state)
 	assert_int_equal(x.rec.v[0].total, 5);
 	detect_tick(x.d, S(1030)); /* cooldown (= interval, 60 s) not over */
 	assert_int_equal(x.rec.n, 1);
-	detect_finish(x.d);
+	detect_finish(x.d, 0);
 	assert_int_equal(x.rec.n, 2);
 	const struct ralert *u = &x.rec.v[1];
 	assert_true(u->update);
@@ -435,7 +439,7 @@ static void test_brute_force_update_at_finish(void **state)
 	assert_int_equal(u->dest_port, 50005);
 	assert_int_equal(u->flow_id, 6);
 	/* Nothing is reported twice. */
-	detect_finish(x.d);
+	detect_finish(x.d, 0);
 	assert_int_equal(x.rec.n, 2);
 	assert_int_equal(st_of(&x)->updates, 1);
 	fx_free(&x);
@@ -500,7 +504,7 @@ static void test_excessive_publish_seed(void **state)
 		struct mqtt_msg m = msg_publish(topics[0], 0);
 		send_msg(&x, &c, false, &m, fired + S(6) + MS(10) * (uint64_t)i);
 	}
-	detect_finish(x.d);
+	detect_finish(x.d, 0);
 	assert_int_equal(x.rec.n, 2);
 	assert_int_equal(st_of(&x)->alerts, 1);
 	assert_int_equal(st_of(&x)->updates, 1);
@@ -525,7 +529,7 @@ static void test_update_on_next_event(void **state)
 	assert_true(x.rec.v[1].update);
 	assert_int_equal(x.rec.v[1].total, 22);
 	assert_int_equal(x.rec.v[1].ts_us, S(100) + MS(1900) + S(5));
-	detect_finish(x.d);
+	detect_finish(x.d, 0);
 	assert_int_equal(x.rec.n, 2);
 	fx_free(&x);
 }
@@ -548,7 +552,7 @@ static void test_protected_topic_every_match(void **state)
 		struct mqtt_msg o = msg_subscribe(MQTT_SUBSCRIBE, tv, other, 1, 0);
 		send_msg(&x, &c, false, &o, S(1661938275) + MS(640) + MS(10) * (uint64_t)i);
 	}
-	detect_finish(x.d);
+	detect_finish(x.d, 0);
 	assert_int_equal(x.rec.n, 3);
 	for (int i = 0; i < 3; i++) {
 		const struct ralert *a = &x.rec.v[i];
@@ -599,7 +603,7 @@ static void test_takeover_fires_once(void **state)
 	send_msg(&x, &victim2, true, &ok, S(64) + 300);
 	/* The attacker's publish loop ends: its connection closes. */
 	detect_flow_end(x.d, &attacker.f);
-	detect_finish(x.d);
+	detect_finish(x.d, 0);
 
 	assert_int_equal(x.rec.n, 1);
 	const struct ralert *a = &x.rec.v[0];
@@ -736,7 +740,7 @@ static void run_uuid_scenario(struct fx *x)
 		struct mqtt_msg m = msg_publish("x/y", 0);
 		send_msg(x, &c, false, &m, S(60) + MS(3) * (uint64_t)i);
 	}
-	detect_finish(x->d);
+	detect_finish(x->d, 0);
 }
 
 static void test_uuid_deterministic(void **state)
@@ -1012,7 +1016,7 @@ static void test_tracker_eviction_flushes(void **state)
 	assert_string_equal(u->meta, "ids=[intruder] users=[] pass=[] "
 				     "pub={\"sensors/kitchen/temp (QOS: 1)\":3} sub={} unsub={}");
 	assert_int_equal(st_of(&x)->trackers_evicted, 10 - 8 + 1);
-	detect_finish(x.d);
+	detect_finish(x.d, 0);
 	fx_free(&x);
 }
 
@@ -1074,7 +1078,7 @@ static void test_dos_syn_flood(void **state)
 	assert_string_equal(x.rec.v[3].meta,
 			    "ids=[mqtt-explorer-ddf55658] users=[mqtt-user] pass=[] "
 			    "pub={} sub={} unsub={}");
-	detect_finish(x.d);
+	detect_finish(x.d, 0);
 	/* The three flooders went on during their cooldown: 50 more each. */
 	assert_int_equal(x.rec.n, 7);
 	for (int i = 4; i < 7; i++) {
@@ -1103,7 +1107,7 @@ static void test_no_candidates(void **state)
 	tcp.src_str = tcp.dst_str = "";
 	detect_event(x.d, &tcp);
 	detect_tick(x.d, S(10));
-	detect_finish(x.d);
+	detect_finish(x.d, 0);
 	assert_int_equal(x.rec.n, 0);
 	assert_int_equal(st_of(&x)->events, 1001);
 	assert_int_equal(st_of(&x)->rule_checks, 0);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mqtt/mqtt_eve.h"
+#include "output/eve.h"
 #include "mqtt/mqtt_parse.h"
 #include "mqtt_build.h"
 
@@ -74,11 +74,10 @@ static void assert_anoms(const struct mqtt_msg *m, uint32_t want)
 /* The EVE member for m with default settings (caller frees). */
 static char *eve_of(const struct mqtt_msg *m)
 {
-	struct mqtt_cfg cfg;
+	struct eve_cfg cfg = { .string_log_limit = SIZE_MAX };
 	struct jw w;
-	mqtt_cfg_default(&cfg);
 	jw_init(&w);
-	mqtt_eve_msg(&w, m, &cfg);
+	eve_mqtt_msg(&w, m, &cfg);
 	assert_false(w.oom);
 	char *s = malloc(w.len + 1);
 	assert_non_null(s);
@@ -278,12 +277,10 @@ static void test_connect_password_logged_when_configured(void **state)
 	mqtt_build_connect(&b, &c);
 	struct mqtt_msg m;
 	parse_ok(&b, 0, &m);
-	struct mqtt_cfg cfg;
-	mqtt_cfg_default(&cfg);
-	cfg.log_passwords = true;
+	struct eve_cfg cfg = { .string_log_limit = SIZE_MAX, .log_passwords = true };
 	struct jw w;
 	jw_init(&w);
-	mqtt_eve_msg(&w, &m, &cfg);
+	eve_mqtt_msg(&w, &m, &cfg);
 	jw_append(&w, "", 1);
 	assert_non_null(strstr(w.buf, "\"password\":\"p4ss\""));
 	jw_deinit(&w);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "jw_text.h"
+#include "output/eve.h"
 #include "output/outputs.h"
 
 /* Seed 004 Fig. 16, raised at 2022-09-05T15:30:06.250113+08:00. */
@@ -58,6 +59,21 @@ static struct alert fig16_alert(void)
 }
 
 /* ---- helpers ---- */
+
+/* The alert's EVE line, as the EVE sink writes it, into w. */
+static void alert_eve_write(struct jw *w, struct timefmt *tf,
+			    const struct alert *a)
+{
+	struct eve_writer ew;
+	struct eve_cfg c = { SIZE_MAX, false };
+	(void)tf;
+	eve_writer_init(&ew, &c);
+	struct out_record r = { .kind = OUT_ALERT, .ts_us = a->ts_us, .alert = a };
+	assert_true(eve_format(&ew, &r));
+	jw_reset(w);
+	jw_append(w, ew.w.buf, ew.w.len);
+	eve_writer_deinit(&ew);
+}
 
 /* The EVE line of a, checked to be one newline-terminated line, parsed. */
 static cJSON *eve_of(const struct alert *a, char **line_out)
@@ -224,8 +240,8 @@ static void test_seed_json_matches_fig16(void **state)
 	struct timefmt tf;
 	jw_init(&w);
 	timefmt_init(&tf);
-	jw_append(&w, "junk", 4); /* alert_seed_json resets first */
-	alert_seed_json(&w, &tf, &a);
+	jw_append(&w, "junk", 4); /* eve_alert_seed resets first */
+	eve_alert_seed(&w, &tf, &a);
 	char *s = jw_text(&w);
 	assert_string_equal(
 		s,
@@ -319,14 +335,22 @@ static void test_eve_hostile_strings(void **state)
 	a.subscribe.n = 1;
 	a.classification = "name \"with\" quotes\n";
 	a.src = "dev\x1b]0;pwn\x07";
-	a.extra_json = extra;
-	a.extra_len = strlen(extra);
+	struct alert_finding f = {
+		.layer = "inventory", .event = "new_device",
+		.detail = "caf\xc3\xa9 \"x\"\x01", .meta = extra,
+		.meta_len = strlen(extra),
+	};
+	a.finding = &f;
 	a.metadata_truncated = true;
 	cJSON *j = eve_of(&a, NULL);
 	const cJSON *md = get(j, "mqttids.metadata");
-	ASSERT_KEYS(md, "first_violation", "total_violation", "mqtt", "device",
-		    "n", "truncated");
-	assert_string_equal(gets_(md, "device"), "yale_lock");
+	ASSERT_KEYS(md, "first_violation", "total_violation", "mqtt", "detector",
+		    "truncated");
+	assert_string_equal(gets_(md, "detector.device"), "yale_lock");
+	assert_int_equal((int)getn(md, "detector.n"), 7);
+	assert_string_equal(gets_(md, "detector.layer"), "inventory");
+	/* One escaper: the finding's UTF-8 stays UTF-8, as everywhere. */
+	assert_string_equal(gets_(md, "detector.detail"), "caf\xc3\xa9 \"x\"\x01");
 	assert_true(cJSON_IsTrue(get(md, "truncated")));
 	const cJSON *c = get(md, "mqtt.client_id");
 	assert_int_equal(cJSON_GetArraySize(c), 4);

@@ -456,7 +456,10 @@ static char *run_file(const char *path, const struct engine_cfg *cfg, int *rc,
 	size_t tlen = 0;
 	FILE *out = open_memstream(&text, &tlen);
 	assert_non_null(out);
-	struct engine *e = engine_new(cfg, out);
+	struct eve_cfg ec = { cfg->mqtt.string_log_limit, cfg->mqtt.log_passwords };
+	struct output *o = output_open_stream(out, &ec);
+	assert_non_null(o);
+	struct engine *e = engine_new(cfg, o);
 	assert_non_null(e);
 	err[0] = 0;
 	*rc = capture_file(path, e, err, errsz);
@@ -464,6 +467,7 @@ static char *run_file(const char *path, const struct engine_cfg *cfg, int *rc,
 	if (packets)
 		*packets = engine_packets(e);
 	engine_free(e);
+	assert_int_equal(output_close(o, 0), 0);
 	fclose(out);
 	return text;
 }

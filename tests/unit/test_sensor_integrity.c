@@ -233,7 +233,7 @@ static const char *policy_json(void)
 
 static void *det_new_cfg(const char *json)
 {
-	struct sensor_env env = { rec_report, NULL, NULL, log_f, false };
+	struct sensor_env env = { .report = rec_report, .log = log_f };
 	cJSON *cfg = json ? cJSON_Parse(json) : NULL;
 	if (json)
 		assert_non_null(cfg);

@@ -434,22 +434,6 @@ static void test_json_path(void **state)
 	cJSON_Delete(j);
 }
 
-static void test_json_str(void **state)
-{
-	(void)state;
-	char buf[64];
-	size_t n = sensor_json_str(buf, sizeof(buf), "a\"b\\c\n\xc3", 7);
-	assert_string_equal(buf, "\"a\\\"b\\\\c\\u000a\\u00c3\"");
-	assert_int_equal(n, strlen(buf));
-	/* cut to fit, still a closed string */
-	n = sensor_json_str(buf, 6, "abcdefgh", 8);
-	assert_string_equal(buf, "\"abc\"");
-	assert_int_equal(n, 5);
-	cJSON *j = cJSON_Parse(buf);
-	assert_true(cJSON_IsString(j));
-	cJSON_Delete(j);
-}
-
 static void test_cfg_helpers(void **state)
 {
 	(void)state;
@@ -540,7 +524,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fast_path_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fast_numbers, setup, teardown),
 		cmocka_unit_test(test_json_path),
-		cmocka_unit_test(test_json_str),
 		cmocka_unit_test(test_cfg_helpers),
 		cmocka_unit_test(test_config_tree),
 	};

@@ -52,6 +52,7 @@ static void rec_addf(struct rec *r, const char *fmt, ...)
 void rec_init(struct rec *r)
 {
 	memset(r, 0, sizeof(*r));
+	r->eve.string_log_limit = SIZE_MAX;
 }
 
 void rec_free(struct rec *r)
@@ -90,17 +91,24 @@ static const char *dir_name(bool toclient)
 	return toclient ? "toclient" : "toserver";
 }
 
-static void on_tx(void *ud, const struct mqtt_state *st, bool toclient,
-		  const char *frag, size_t frag_len)
+static void on_tx(void *ud, const struct mqtt_state *st,
+		  const struct mqtt_tx *tx)
 {
 	struct rec *r = ud;
+	struct jw w;
+	jw_init(&w);
+	eve_mqtt_tx(&w, tx, &r->eve);
 	r->n_tx++;
-	rec_addf(r, "tx %s {", dir_name(toclient));
-	rec_add(r, frag, frag_len);
+	rec_addf(r, "tx %s {", dir_name(tx->toclient));
+	rec_add(r, w.buf ? w.buf : "", w.len);
 	rec_add(r, "} session=", 10);
-	if (st->session.len)
-		rec_add(r, st->session.buf, st->session.len);
+	if (st->rec.present) {
+		jw_reset(&w);
+		eve_mqtt_session(&w, NULL, &st->rec);
+		rec_add(r, w.buf, w.len);
+	}
 	rec_add(r, "\n", 1);
+	jw_deinit(&w);
 }
 
 static void on_anomaly(void *ud, const struct mqtt_state *st, bool toclient,
@@ -144,6 +152,8 @@ void sess_init(struct sess *s, const struct mqtt_cfg *cfg, bool with_msg)
 		abort();
 	}
 	rec_init(&s->rec);
+	s->rec.eve.string_log_limit = cfg->string_log_limit;
+	s->rec.eve.log_passwords = cfg->log_passwords;
 	s->sink = rec_sink(&s->rec, with_msg);
 }
 

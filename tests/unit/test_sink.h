@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "mqtt/mqtt_session.h"
+#include "output/eve.h"
 
 /*
  * Everything a flow's MQTT layer emitted, one line per callback:
@@ -22,6 +23,7 @@ struct rec {
 	unsigned n_tx;
 	unsigned n_anomaly;
 	unsigned n_msg;
+	struct eve_cfg eve; /* how transactions are written (rec_init: unlimited) */
 };
 
 void rec_init(struct rec *r);

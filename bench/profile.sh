@@ -13,8 +13,9 @@
 # the capture's port from bench/out/capture.pcap.meta. Runs the release mqttids under
 # valgrind --tool=callgrind (about 40 s for 100k packets) and prints the top functions
 # by exclusive and by inclusive instruction count, plus the share of instructions
-# spent writing EVE JSON (everything under sink_tx, mqtt_eve_msg, mqtt_eve_session
-# and sink_anomaly) against the rest of the pipeline and against pcap_floor's.
+# spent in the outputs (everything under output_emit: building EVE records from the
+# structs and writing them) against the rest of the pipeline and against
+# pcap_floor's.
 # Output goes to stdout and bench/out/profile.txt; callgrind's raw file stays in
 # bench/out/callgrind.out for callgrind_annotate or kcachegrind.
 set -euo pipefail
@@ -56,17 +57,17 @@ REPORT=$OUTDIR/profile.txt
 	echo "callgrind: mqttids ${CMD[*]:1} on $(basename "$SLICE") ($PKTS packets), $(date -u '+%Y-%m-%d %H:%M UTC')"
 	T=$(total "$CG")
 	F=$(total "$CG.floor")
-	OUT=$(($(incl sink_tx) + $(incl mqtt_eve_msg) + $(incl mqtt_eve_session) + $(incl sink_anomaly)))
+	OUT=$(incl output_emit)
 	awk -v t="$T" -v f="$F" -v o="$OUT" -v p="$PKTS" 'BEGIN {
-		printf "instructions per packet: mqttids %.0f (EVE JSON writing %.0f = %.1f%%, the rest %.0f); pcap_floor %.0f\n",
+		printf "instructions per packet: mqttids %.0f (outputs, EVE writing %.0f = %.1f%%, the rest %.0f); pcap_floor %.0f\n",
 			t / p, o / p, 100 * o / t, (t - o) / p, f / p }'
 	if [[ $MODE != decode ]]; then
 		# detect_event covers rule matching, thresholds and alerts raised inline; detect_tick
-		# the cooldown ends. The alert records are written under them (engine_alert).
+		# the cooldown ends. The alert records are written under them (emit_alert).
 		DE=$(incl detect_event)
 		DT=$(incl detect_tick)
 		awk -v t="$T" -v de="$DE" -v dt="$DT" -v rm="$(incl rule_match)" -v rc="$(incl ruleset_candidates)" \
-			-v ea="$(incl engine_alert)" -v p="$PKTS" 'BEGIN {
+			-v ea="$(incl emit_alert)" -v p="$PKTS" 'BEGIN {
 			printf "detection per packet: detect_event %.0f (%.1f%%; rule_match %.0f, ruleset_candidates %.0f, alert records %.0f), detect_tick %.0f (%.1f%%)\n",
 				de / p, 100 * de / t, rm / p, rc / p, ea / p, dt / p, 100 * dt / t }'
 	fi

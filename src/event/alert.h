@@ -87,10 +87,4 @@ struct alert {
 	const char *detail;
 };
 
-/* Where alerts go. */
-struct alert_sink {
-	void (*emit)(void *ud, const struct alert *a);
-	void *ud;
-};
-
 #endif

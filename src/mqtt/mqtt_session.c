@@ -14,6 +14,7 @@
 
 #define CONNECT_PKT_ID 0x10000u /* outside the 16-bit packet id space */
 #define KEEP_BUF_MAX (64u * 1024u)
+#define KEEP_ACK_MAX 1024u
 #define PENDING_MSGS (MQTT_TX_MSGS - 1) /* the last answer is never kept */
 #define KEPT_ALIGN 8u
 
@@ -223,7 +224,9 @@ static void pending_release(struct mqtt_ctx *c, struct mqtt_pending *p)
 	c->pending_total--;
 	c->pending_bytes -= p->charged;
 	for (unsigned i = 0; i < PENDING_MSGS; i++) {
-		if (p->km[i].cap > KEEP_BUF_MAX) {
+		/* Reused buffers stay small: a request's up to 64 KiB, an
+		 * intermediate ack's (PUBREC, PUBREL) up to 1 KiB. */
+		if (p->km[i].cap > (i ? KEEP_ACK_MAX : KEEP_BUF_MAX)) {
 			free(p->km[i].buf);
 			p->km[i].buf = NULL;
 			p->km[i].cap = 0;

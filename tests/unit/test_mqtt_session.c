@@ -878,6 +878,129 @@ static void test_max_tx_per_flow(void **state)
 	sess_deinit(&s);
 }
 
+/*
+ * One stream with QoS 1 and 2 exchanges (a v5 PUBLISH with properties),
+ * a duplicate, an unmatched ack, a subscription, more requests than
+ * mqtt.max-tx and a tight tx-memcap, fed in 7-byte pieces so kept
+ * messages must outlive the buffer they were framed in.
+ */
+static void feed_tx_mix(struct sess *s)
+{
+	struct mb props;
+	mb_init(&props);
+	mb_prop_str(&props, 3, "application/json");
+	mb_prop_pair(&props, "site", "kitchen");
+	struct mb all;
+	mb_init(&all);
+	struct connect_spec c = { .version = 5, .client_id = "mix",
+				  .keepalive = 60, .clean = true };
+	struct mb one;
+	mb_init(&one);
+	mqtt_build_connect(&one, &c);
+	sess_feed(s, TOSERVER, one.p, one.len);
+	mb_reset(&one);
+	mqtt_build_connack(&one, 5, false, 0, NULL);
+	sess_feed(s, TOCLIENT, one.p, one.len);
+	for (uint16_t id = 1; id <= 6; id++) {
+		mb_reset(&all);
+		mqtt_build_publish(&all, 5, (uint8_t)(1 + (id & 1)), false, false,
+				   "sensors/kitchen/t", id, &props, "{\"t\":21.5}", 10);
+		for (size_t o = 0; o < all.len; o += 7)
+			sess_feed(s, TOSERVER, all.p + o, all.len - o < 7 ? all.len - o : 7);
+	}
+	mb_reset(&one);
+	mqtt_build_ack(&one, MQTT_PUBREC, 5, 5, 0, NULL);
+	sess_feed(s, TOCLIENT, one.p, one.len);
+	mb_reset(&one);
+	mqtt_build_ack(&one, MQTT_PUBREL, 5, 5, 0, NULL);
+	sess_feed(s, TOSERVER, one.p, one.len);
+	mb_reset(&one);
+	mqtt_build_ack(&one, MQTT_PUBCOMP, 5, 5, 0, NULL);
+	sess_feed(s, TOCLIENT, one.p, one.len);
+	mb_reset(&one);
+	mqtt_build_ack(&one, MQTT_PUBACK, 5, 4, 0, NULL);
+	sess_feed(s, TOCLIENT, one.p, one.len);
+	sess_feed(s, TOCLIENT, one.p, one.len); /* duplicate */
+	mb_reset(&one);
+	mqtt_build_ack(&one, MQTT_PUBACK, 5, 2, 0, NULL);
+	sess_feed(s, TOCLIENT, one.p, one.len); /* its PUBLISH was logged early */
+	mb_reset(&one);
+	mqtt_build_ack(&one, MQTT_PUBACK, 5, 99, 0, NULL);
+	sess_feed(s, TOCLIENT, one.p, one.len); /* never asked */
+	static const char *const topics[] = { "sensors/#" };
+	static const uint8_t opts[] = { 1 };
+	mb_reset(&one);
+	mqtt_build_subscribe(&one, 5, 7, NULL, topics, opts, 1);
+	sess_feed(s, TOSERVER, one.p, one.len);
+	mb_free(&one);
+	mb_free(&all);
+	mb_free(&props);
+}
+
+/* The recording without its "tx" lines. */
+static char *without_tx(const char *text)
+{
+	size_t n = strlen(text);
+	char *out = calloc(1, n + 1);
+	assert_non_null(out);
+	size_t o = 0;
+	for (const char *p = text; *p;) {
+		const char *e = strchr(p, '\n');
+		size_t len = e ? (size_t)(e - p) + 1 : strlen(p);
+		if (strncmp(p, "tx ", 3)) {
+			memcpy(out + o, p, len);
+			o += len;
+		}
+		p += len;
+	}
+	return out;
+}
+
+/*
+ * Pairing, caps and anomalies do not depend on whether transactions are
+ * logged: with no tx sink (read --alerts-only) nothing is kept, yet every
+ * anomaly and counter is the same.
+ */
+static void test_tx_logging_off_same_pairing(void **state)
+{
+	(void)state;
+	struct mqtt_cfg cfg;
+	mqtt_cfg_default(&cfg);
+	cfg.max_tx = 3;
+	cfg.tx_memcap = 3000;
+	struct sess on, off;
+	sess_init(&on, &cfg, true);
+	sess_init(&off, &cfg, true);
+	off.sink.tx = NULL;
+	feed_tx_mix(&on);
+	feed_tx_mix(&off);
+	sess_finish(&on, true);
+	sess_finish(&off, true);
+	assert_true(on.rec.n_tx > 0);
+	assert_int_equal(off.rec.n_tx, 0);
+	assert_has(&on, "too_many_transactions");
+	assert_has(&on, "duplicate_ack");
+	assert_has(&on, "missing_publish");
+	/* The kept PUBLISH, PUBREC and PUBREL come out whole after the
+	 * pieces they were framed from are gone. */
+	assert_has(&on, "\"publish\":{\"qos\":2,\"retain\":false,\"dup\":false,"
+			"\"topic\":\"sensors/kitchen/t\",\"message_id\":5,"
+			"\"message\":\"{\\\"t\\\":21.5}\",\"properties\":{"
+			"\"content_type\":\"application/json\",\"site\":\"kitchen\"}},"
+			"\"pubrec\":");
+	char *a = without_tx(rec_text(&on.rec));
+	char *b = without_tx(rec_text(&off.rec));
+	assert_text_equal(b, a, "anomalies without transaction logging");
+	assert_int_equal(on.ctx.stats.transactions, off.ctx.stats.transactions);
+	assert_int_equal(on.ctx.stats.tx_dropped, off.ctx.stats.tx_dropped);
+	assert_int_equal(on.ctx.stats.anomalies, off.ctx.stats.anomalies);
+	assert_int_equal(off.ctx.pending_bytes, 0);
+	free(a);
+	free(b);
+	sess_deinit(&on);
+	sess_deinit(&off);
+}
+
 static void test_string_limits(void **state)
 {
 	(void)state;
@@ -961,6 +1084,7 @@ int main(void)
 		cmocka_unit_test(test_version_inferred),
 		cmocka_unit_test(test_malformed_message_then_next),
 		cmocka_unit_test(test_max_tx_per_flow),
+		cmocka_unit_test(test_tx_logging_off_same_pairing),
 		cmocka_unit_test(test_string_limits),
 		cmocka_unit_test(test_probe_connect),
 	};

@@ -29,6 +29,22 @@
 # root for the capture), each run preceded by its baseline on the same traffic: the capture
 # floor of a bare libpcap reader (latency.py --floor, bench/pcap_lat.c).
 #
+# Suricata 7 (unless BENCH_SURICATA=0; skipped with a note when suricata 7 is not installed:
+# bench/install-suricata.sh), in the same rounds on the full capture, configured by
+# bench/suricata.yaml (MQTT only, on PORT; stream.reassembly.depth 0; runmode single; EVE to
+# /dev/null):
+#   suricata      suricata -r CAPTURE --disable-detection, EVE mqtt     paired with mqttids decode
+#   parse         suricata --disable-detection, mqtt EVE off            paired with
+#                 mqttids read --alerts-only --no-detectors --rules out/empty.rules (no records)
+#   suricata+R    suricata -r CAPTURE -S R, EVE alert only              paired with
+#   read-R        mqttids read --alerts-only --no-detectors --rules M   (same round)
+#   startup       suricata --disable-detection on a 1-packet file
+# where R is bench/suricata-rules.py's translation of rules/ (out/suricata-mqttids.rules) and M
+# the mqttids rules it translated (out/mqttids-translated.rules). Ratios are per round, the median
+# reported. After the rounds, untimed: both write their mqtt records and alerts to files in
+# bench/out, and bench/suricata-compare.py counts them (the record counts must be equal); one
+# more Suricata run with the stock 1mb reassembly depth shows what that depth loses.
+#
 # Prints markdown tables and writes them to bench/out/latest.md. Exit status 0 when the
 # measurements ran (whether or not the targets were met), 1 when something failed.
 set -euo pipefail
@@ -124,6 +140,54 @@ else
 	echo "run.sh: $MQTTIDS has no 'read' command: detection measurements skipped" >&2
 fi
 
+# --- Suricata 7 ------------------------------------------------------------------------------
+# The peer: Suricata 7 with bench/suricata.yaml (MQTT only, reassembly depth 0, runmode single).
+HAVE_SURI=0
+SURI_RULES=$OUTDIR/suricata-mqttids.rules
+TR_RULES=$OUTDIR/mqttids-translated.rules
+if [[ ${BENCH_SURICATA:-1} == 0 ]]; then
+	echo "run.sh: BENCH_SURICATA=0: Suricata rows skipped" >&2
+elif ! command -v suricata >/dev/null; then
+	echo "run.sh: suricata is not installed (bench/install-suricata.sh installs Suricata 7 from bookworm-backports): Suricata rows skipped" >&2
+else
+	SURI_VER=$(suricata -V 2>/dev/null | sed -n 's/.*version \([0-9][0-9.]*\).*/\1/p')
+	if [[ $SURI_VER != 7.* ]]; then
+		echo "run.sh: suricata ${SURI_VER:-?} is not Suricata 7 (bench/install-suricata.sh): Suricata rows skipped" >&2
+	elif ((!HAVE_READ || !HAVE_DETECTORS)); then
+		echo "run.sh: $MQTTIDS lacks 'read --no-detectors': Suricata rows skipped" >&2
+	else
+		HAVE_SURI=1
+		python3 "$BENCH/suricata-rules.py" "$ROOT/rules" -o "$SURI_RULES" --mqttids-out "$TR_RULES"
+		"$MQTTIDS" rules check "$TR_RULES" >"$OUTDIR/rules-check-translated.txt" 2>&1 ||
+			{ cat "$OUTDIR/rules-check-translated.txt" >&2; die "mqttids rules check failed on $TR_RULES"; }
+		TR_NRULES=$(awk '/ rules, / {print $(NF - 3)}' "$OUTDIR/rules-check-translated.txt" | tail -1)
+		SURI_NRULES=$(grep -c '^alert ' "$SURI_RULES")
+		# Every translated rule must load, or the rules row would look cheap.
+		mkdir -p "$OUTDIR/suricata"
+		SURI_T=$(suricata -T -v -c "$BENCH/suricata.yaml" -S "$SURI_RULES" -l "$OUTDIR/suricata" 2>&1) ||
+			{ echo "$SURI_T" >&2; die "suricata -T failed on $SURI_RULES"; }
+		SURI_LOADED=$(sed -n 's/.* \([0-9]*\) rules successfully loaded, \([0-9]*\) rules failed.*/\1 \2/p' <<<"$SURI_T")
+		[[ $SURI_LOADED == "$SURI_NRULES 0" ]] ||
+			{ echo "$SURI_T" >&2; die "suricata loaded '${SURI_LOADED:-?}' (loaded failed) of $SURI_NRULES rules"; }
+		SURI_ONE=$OUTDIR/one-packet.pcap # Suricata's startup: the same command on a 1-packet file
+		[[ -f $SURI_ONE && ! $SURI_ONE -ot $CAP ]] || editcap -r "$CAP" "$SURI_ONE" 1
+		SURI=(suricata -c "$BENCH/suricata.yaml" -k none -l "$OUTDIR/suricata"
+			--set "app-layer.protocols.mqtt.detection-ports.dp=$PORT" --set "vars.port-groups.MQTT_PORTS=$PORT")
+		SURI_DEC=("${SURI[@]}" --disable-detection --set outputs.0.eve-log.filename=/dev/null -r)
+		SURI_DET=("${SURI[@]}" -S "$SURI_RULES" --set outputs.0.eve-log.types.1.mqtt.enabled=no
+			--set outputs.0.eve-log.filename=/dev/null -r)
+		READ_TR0=("$MQTTIDS" read --no-console --alerts-only --no-detectors --mqtt-port "$PORT" --rules "$TR_RULES")
+		READ_TR=("${READ_TR0[@]}" --eve /dev/null)
+		# Parsing alone: no rules, no records (Suricata: mqtt EVE off; mqttids: read, no rules,
+		# alerts only).
+		printf '# no rules: bench/run.sh, parse-only row\n' >"$OUTDIR/empty.rules"
+		SURI_PARSE=("${SURI[@]}" --disable-detection --set outputs.0.eve-log.types.1.mqtt.enabled=no
+			--set outputs.0.eve-log.filename=/dev/null -r)
+		READ_NONE=("$MQTTIDS" read --no-console --alerts-only --no-detectors --eve /dev/null --mqtt-port "$PORT"
+			--rules "$OUTDIR/empty.rules")
+	fi
+fi
+
 # --- measuring ---------------------------------------------------------------------------
 # measure KEY CMD... : one run; appends "wall_s maxrss_kb cpu_s" to $OUTDIR/.m.KEY, and fails
 # the script if CMD fails (its stderr is kept in $OUTDIR/.err.KEY).
@@ -172,6 +236,14 @@ for ((r = 1; r <= REPS; r++)); do
 			measure read_det "${READ[@]}" -c "$BENCH/detectors.yaml" "$CAP"
 		fi
 	fi
+	if ((HAVE_SURI)); then
+		measure suri_dec "${SURI_DEC[@]}" "$CAP"
+		measure read_none "${READ_NONE[@]}" "$CAP"
+		measure suri_parse "${SURI_PARSE[@]}" "$CAP"
+		measure read_tr "${READ_TR[@]}" "$CAP"
+		measure suri_det "${SURI_DET[@]}" "$CAP"
+		measure suri_start "${SURI_DEC[@]}" "$SURI_ONE"
+	fi
 	measure floor_slice "$BENCH/out/pcap_floor" "$SLICE"
 	measure mqttids_slice "${DEC[@]}" "$SLICE"
 	echo "run.sh: round $r done" >&2
@@ -188,7 +260,7 @@ import json, sys
 s = json.load(open(sys.argv[1]))["stats"]
 print(s["decoder"]["pkts"], s["flow"]["created"], s["mqtt"]["messages"], s["mqtt"]["anomalies"], s["tcp"]["gaps"])
 ' "$OUTDIR/stats.json" 2>/dev/null || echo "? ? ? ? ?")
-read -r ST_PKTS ST_FLOWS ST_MSGS ST_ANOM ST_GAPS <<<"$STATS"
+read -r _ ST_FLOWS ST_MSGS ST_ANOM ST_GAPS <<<"$STATS"
 
 # The alert counts of the last timed read runs (stderr ends with "N alerts, N updates,
 # N rule matches").
@@ -199,6 +271,32 @@ read_counts() { # KEY -> "alerts updates matches"
 if ((HAVE_READ)); then
 	read -r DEF_ALERTS DEF_UPD DEF_MATCH <<<"$(read_counts read_def)"
 	read -r GEN_ALERTS GEN_UPD GEN_MATCH <<<"$(read_counts read_gen)"
+fi
+
+# Suricata against mqttids, untimed: the same records and the translated rules' alerts, in files.
+if ((HAVE_SURI)); then
+	echo "run.sh: Suricata: record and alert counts (untimed)" >&2
+	SD=$OUTDIR/suricata
+	rm -f "$SD/eve.json" # Suricata appends to an existing file
+	"$MQTTIDS" decode --mqtt-port "$PORT" -o "$OUTDIR/mqttids-eve.json" "$CAP" 2>/dev/null
+	"${SURI[@]}" --disable-detection -r "$CAP" >/dev/null 2>&1
+	python3 "$BENCH/suricata-compare.py" records "$SD/eve.json" "$OUTDIR/mqttids-eve.json" \
+		--json "$OUTDIR/suricata-records.json" >"$OUTDIR/suricata-records.md"
+	rm -f "$SD/eve.json"
+	# The stock depth (1mb), for the record it loses.
+	"${SURI[@]}" --disable-detection --set stream.reassembly.depth=1mb -r "$CAP" >/dev/null 2>&1
+	SURI_1MB=$(grep -c '"event_type":"mqtt"' "$SD/eve.json" || true)
+	rm -f "$SD/eve.json" "$OUTDIR/mqttids-eve.json"
+	"${READ_TR0[@]}" --eve "$OUTDIR/mqttids-alerts.json" "$CAP" >/dev/null 2>"$OUTDIR/.read_tr.err"
+	# packet-alert-max 255: Suricata's default (15) drops alerts beyond the 15th of a packet
+	"${SURI[@]}" -S "$SURI_RULES" --set outputs.0.eve-log.types.1.mqtt.enabled=no --set packet-alert-max=255 \
+		-r "$CAP" >/dev/null 2>&1
+	mv "$SD/eve.json" "$OUTDIR/suricata-alerts.json"
+	python3 "$BENCH/suricata-compare.py" alerts "$OUTDIR/suricata-alerts.json" "$OUTDIR/mqttids-alerts.json" \
+		--rules "$SURI_RULES" --json "$OUTDIR/suricata-alerts-cmp.json" >"$OUTDIR/suricata-alerts.md"
+	read -r TR_ALERTS TR_UPD TR_MATCH <<<"$(grep -o '[0-9]* alerts, [0-9]* updates, [0-9]* rule matches' "$OUTDIR/.read_tr.err" |
+		tail -1 | awk '{print $1, $3, $5}' | grep . || echo "? ? ?")"
+	SURI_ALERTS=$(grep -c '"event_type":"alert"' "$OUTDIR/suricata-alerts.json" || true)
 fi
 
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -330,6 +428,55 @@ CONNS=$(sed -n 's/^connections=//p' "$CAP.meta" 2>/dev/null || true)
 		echo "On CPU time: read / decode $(awk -v d="$(stat mqttids 3 median)" -v r="$(stat read_def 3 median)" 'BEGIN {printf "%.3f", d / r}')," \
 			"read+$NRULES / decode $(awk -v d="$(stat mqttids 3 median)" -v r="$(stat read_gen 3 median)" 'BEGIN {printf "%.3f", d / r}')."
 	fi
+	if ((HAVE_SURI)); then
+		# Paired: the ratio of each round's two runs, median over the rounds.
+		pratio() { # KEY_NUM KEY_DEN FIELD -> median over rounds of NUM/DEN
+			paste -d' ' "$OUTDIR/.m.$1" "$OUTDIR/.m.$2" | awk -v f="$3" '{print $f / $(f + 3)}' | sort -g |
+				awk '{v[NR] = $1} END {if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m}'
+		}
+		srow() { # name key ratio_label [rates: 0 for the 1-packet startup row]
+			awk -v n="$1" -v p="$PKTS" -v b="$BYTES" -v w="$(stat "$2" 1 median)" -v c="$(stat "$2" 3 median)" \
+				-v r="$(stat "$2" 2 max)" -v k="median of $REPS" -v x="$3" -v rates="${4:-1}" 'BEGIN {
+				pr = rates ? sprintf("%.0f", p / w) : "-"; mr = rates ? sprintf("%.1f", b / 1e6 / w) : "-"
+				printf "| %s | %.3f (%s) | %s | %s | %.2f | %.1f | %s |\n", n, w, k, pr, mr, c, r / 1024, x }'
+		}
+		echo
+		echo "### Suricata 7 (bench/suricata.yaml) on the full capture"
+		echo
+		echo "$(suricata -V 2>/dev/null | head -1 | sed 's/^This is //'), runmode single (one packet thread, plus its flow manager" \
+			"and recycler threads, hence CPU s can exceed wall s), MQTT only on port $PORT, \`stream.reassembly.depth: 0\`," \
+			"checksums off, EVE to /dev/null (Suricata 7 writes and flushes each record: one write(2) per record)." \
+			"Three pairs: decoding with the mqtt records; parsing alone (no rules, no records); the rules, with alert records only." \
+			"Same rounds as above; each ratio is the median over the rounds of that round's pair." \
+			"Rules: \`rules/\` translated by \`bench/suricata-rules.py\`: $TR_NRULES mqttids rules have a Suricata form" \
+			"($SURI_NRULES Suricata rules, all loaded); mqttids reads those $TR_NRULES" \
+			"(\`$(realpath --relative-to="$ROOT" "$TR_RULES")\`) without its data detectors."
+		echo
+		echo "| measurement | wall s (runs) | packets/s | MB/s | CPU s | peak RSS MiB | Suricata / mqttids, wall (paired) |"
+		echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+		srow "\`mqttids decode -o /dev/null\`" mqttids -
+		srow "\`suricata --disable-detection\`, EVE mqtt" suri_dec "**$(pratio suri_dec mqttids 1)x** (CPU $(pratio suri_dec mqttids 3)x)"
+		srow "\`mqttids read --alerts-only --no-detectors\`, no rules: parsing only" read_none -
+		srow "\`suricata --disable-detection\`, mqtt EVE off: parsing only" suri_parse "**$(pratio suri_parse read_none 1)x** (CPU $(pratio suri_parse read_none 3)x)"
+		srow "\`mqttids read --alerts-only --no-detectors\`, $TR_NRULES rules" read_tr -
+		srow "\`suricata -S\`, $SURI_NRULES rules, EVE alert" suri_det "**$(pratio suri_det read_tr 1)x** (CPU $(pratio suri_det read_tr 3)x)"
+		srow "suricata startup (1-packet file, --disable-detection)" suri_start - 0
+		echo
+		echo "Peak RSS: Suricata / mqttids decode $(awk -v s="$(stat suri_dec 2 max)" -v m="$M_RSS" 'BEGIN {printf "%.1f", s / m}')x;" \
+			"with rules $(awk -v s="$(stat suri_det 2 max)" -v m="$(stat read_tr 2 max)" 'BEGIN {printf "%.1f", s / m}')x."
+		echo
+		R_EQ=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%d %d %s" % (d["suricata"], d["mqttids"], "equal" if d["equal"] else "DIFFERENT"))' \
+			"$OUTDIR/suricata-records.json" 2>/dev/null || echo "? ? unknown")
+		read -r RS RM RQ <<<"$R_EQ"
+		echo "**mqtt records** (untimed runs writing EVE to files): Suricata $RS, mqttids decode $RM: **$RQ**." \
+			"With Suricata's stock \`stream.reassembly.depth: 1mb\` it logs $SURI_1MB."
+		echo
+		cat "$OUTDIR/suricata-records.md"
+		echo
+		echo "**Alerts** of the translated rules (mqttids: $TR_ALERTS alerts, $TR_UPD updates, $TR_MATCH rule matches; Suricata: $SURI_ALERTS alerts):"
+		echo
+		cat "$OUTDIR/suricata-alerts.md"
+	fi
 	if ((LAT_OK)); then
 		echo
 		echo "### Live alert latency (\`mqttids live -i lo\`, bench/latency.py)"
@@ -399,4 +546,4 @@ CONNS=$(sed -n 's/^connections=//p' "$CAP.meta" 2>/dev/null || true)
 		PY
 	fi
 } | tee "$OUTDIR/latest.md"
-rm -f "$OUTDIR"/.m.* "$OUTDIR"/.err.* "$OUTDIR/.rss"
+rm -f "$OUTDIR"/.m.* "$OUTDIR"/.err.* "$OUTDIR/.rss" "$OUTDIR/.read_tr.err"

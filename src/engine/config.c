@@ -76,6 +76,7 @@ static const struct key keys[] = {
 	{ "mqtt.max-tx", K_U32, O(mqtt.max_tx) },
 	{ "mqtt.max-pending-total", K_U32, O(mqtt.max_pending_total) },
 	{ "mqtt.tx-memcap", K_SIZE, O(mqtt.tx_memcap) },
+	{ "mqtt.buffer-memcap", K_SIZE, O(mqtt.buf_memcap) },
 	{ "mqtt.max-properties", K_U32, O(mqtt.max_props) },
 	{ "mqtt.max-topics", K_U32, O(mqtt.max_topics) },
 	{ "mqtt.session-string-limit", K_SIZE32, O(mqtt.session_str_max) },

@@ -640,6 +640,8 @@ void engine_write_eve_stats(struct engine *e)
 		C("resyncs", e->mc.stats.resyncs), C("giveups", e->mc.stats.giveups),
 		C("tx_logged_early", e->mc.stats.tx_dropped),
 		C("late_answers", e->mc.stats.late_answers),
+		C("buffer_memcap_drops", e->mc.stats.buf_drops),
+		C("buffer_memuse_peak", e->mc.stats.buf_peak),
 	};
 #define G(name, v) { name, v, sizeof(v) / sizeof(v[0]) }
 	const struct out_group groups[] = {

@@ -15,6 +15,7 @@
 #define CONNECT_PKT_ID 0x10000u /* outside the 16-bit packet id space */
 #define KEEP_BUF_MAX (64u * 1024u)
 #define KEEP_ACK_MAX 1024u
+#define BUF_MIN_GROW 4096u /* first allocation of a message that spans segments */
 #define PENDING_MSGS (MQTT_TX_MSGS - 1) /* the last answer is never kept */
 #define KEPT_ALIGN 8u
 
@@ -53,6 +54,7 @@ void mqtt_cfg_default(struct mqtt_cfg *c)
 	c->max_props = 256;
 	c->max_topics = 1024;
 	c->session_str_max = 256;
+	c->buf_memcap = 16u * 1024 * 1024;
 	c->resync_max = 64 * 1024;
 }
 
@@ -710,32 +712,79 @@ static void frame_truncated(struct mqtt_ctx *c, struct mqtt_state *st,
 	emit_tx(c, st, &tx, sink);
 }
 
-static bool dir_append(struct mqtt_dir *d, const uint8_t *p, size_t n,
-		       size_t want)
+/*
+ * Appends p[0..n) to the direction's buffer of a message of want bytes.
+ * The buffer grows with what arrives (doubling, from BUF_MIN_GROW), not
+ * to the length a header declares, and every buffer of the context
+ * counts against mqtt.buffer-memcap. Returns 1, 0 when out of memory, or
+ * -1 when the growth would pass the memcap (nothing appended).
+ */
+static int dir_append(struct mqtt_ctx *c, struct mqtt_dir *d,
+		      const uint8_t *p, size_t n, size_t want)
 {
 	if (d->cap - d->len < n) {
-		size_t cap = want > (size_t)d->len + n ? want : (size_t)d->len + n;
-		if (cap < 64)
-			cap = 64;
+		size_t need = (size_t)d->len + n;
+		size_t cap = d->cap * 2 > BUF_MIN_GROW ? (size_t)d->cap * 2 : BUF_MIN_GROW;
+		if (cap > want)
+			cap = want;
+		if (cap < need)
+			cap = need;
+		if (c->buf_bytes - d->cap + cap > c->cfg.buf_memcap)
+			return -1;
 		uint8_t *nb = realloc(d->buf, cap);
 		if (!nb)
-			return false;
+			return 0;
+		c->buf_bytes = c->buf_bytes - d->cap + cap;
+		if (c->buf_bytes > c->stats.buf_peak)
+			c->stats.buf_peak = c->buf_bytes;
 		d->buf = nb;
 		d->cap = (uint32_t)cap;
 	}
 	memcpy(d->buf + d->len, p, n);
 	d->len += (uint32_t)n;
-	return true;
+	return 1;
 }
 
-static void dir_drop(struct mqtt_dir *d)
+static void dir_release(struct mqtt_ctx *c, struct mqtt_dir *d)
+{
+	c->buf_bytes -= d->cap;
+	free(d->buf);
+	d->buf = NULL;
+	d->cap = 0;
+	d->len = 0;
+}
+
+static void dir_drop(struct mqtt_ctx *c, struct mqtt_dir *d)
 {
 	d->len = 0;
-	if (d->cap > KEEP_BUF_MAX) {
-		free(d->buf);
-		d->buf = NULL;
-		d->cap = 0;
+	if (d->cap > KEEP_BUF_MAX)
+		dir_release(c, d);
+}
+
+/*
+ * mqtt.buffer-memcap is reached: the message being framed (total bytes,
+ * 0 when its header is not complete yet) is dropped, with an anomaly; the
+ * rest of it is skipped, or, without a known length, the direction looks
+ * for the next message boundary.
+ */
+static void dir_over_memcap(struct mqtt_ctx *c, struct mqtt_state *st,
+			    bool toclient, uint64_t total,
+			    const struct mqtt_sink *sink)
+{
+	struct mqtt_dir *d = &st->dir[toclient];
+	char detail[128];
+	c->stats.buf_drops++;
+	snprintf(detail, sizeof(detail),
+		 "message of %llu bytes dropped: mqtt.buffer-memcap (%zu bytes) reached",
+		 (unsigned long long)total, c->cfg.buf_memcap);
+	emit_anomaly(c, st, toclient, "buffer_memcap_reached", detail, sink);
+	if (total) {
+		d->skip = total - d->len;
+	} else {
+		d->resync = true;
+		d->resync_scanned = 0;
 	}
+	dir_release(c, d);
 }
 
 /* Whether b0 is a first byte some conforming peer could send. */
@@ -838,7 +887,7 @@ void mqtt_stream_gap(struct mqtt_ctx *c, struct mqtt_state *st, bool toclient,
 			      "reassembly_seq_gap", detail);
 	c->stats.anomalies++;
 	d->skip = 0;
-	dir_drop(d);
+	dir_drop(c, d);
 	d->resync = true;
 	d->resync_scanned = 0;
 }
@@ -895,7 +944,12 @@ void mqtt_stream_feed(struct mqtt_ctx *c, struct mqtt_state *st, bool toclient,
 		int r = mqtt_frame_peek(h, hn, &hl, &rl, &ol);
 		if (r == 0 && d->len) {
 			/* Header still incomplete: move one more byte over. */
-			if (!dir_append(d, p, 1, 5))
+			int ar = dir_append(c, d, p, 1, 5);
+			if (ar < 0) {
+				dir_over_memcap(c, st, toclient, 0, sink);
+				continue;
+			}
+			if (!ar)
 				goto oom;
 			p++;
 			n--;
@@ -905,7 +959,7 @@ void mqtt_stream_feed(struct mqtt_ctx *c, struct mqtt_state *st, bool toclient,
 			c->stats.malformed++;
 			emit_anomaly(c, st, toclient, "malformed_traffic",
 				     "remaining length longer than 4 bytes", sink);
-			dir_drop(d);
+			dir_drop(c, d);
 			d->resync = true;
 			d->resync_scanned = 0;
 			if (h == p) {
@@ -915,7 +969,12 @@ void mqtt_stream_feed(struct mqtt_ctx *c, struct mqtt_state *st, bool toclient,
 			continue;
 		}
 		if (r == 0) {
-			if (!dir_append(d, p, n, 5))
+			int ar = dir_append(c, d, p, n, 5);
+			if (ar < 0) {
+				dir_over_memcap(c, st, toclient, 0, sink);
+				continue;
+			}
+			if (!ar)
 				goto oom;
 			return;
 		}
@@ -923,7 +982,7 @@ void mqtt_stream_feed(struct mqtt_ctx *c, struct mqtt_state *st, bool toclient,
 		if (rl > c->cfg.max_msg_len) {
 			frame_truncated(c, st, toclient, h[0], total, sink);
 			d->skip = total - d->len;
-			dir_drop(d);
+			dir_drop(c, d);
 			continue;
 		}
 		if (d->len == 0) {
@@ -933,19 +992,29 @@ void mqtt_stream_feed(struct mqtt_ctx *c, struct mqtt_state *st, bool toclient,
 				n -= (size_t)total;
 				continue;
 			}
-			if (!dir_append(d, p, n, (size_t)total))
+			int ar = dir_append(c, d, p, n, (size_t)total);
+			if (ar < 0) {
+				dir_over_memcap(c, st, toclient, total, sink);
+				continue;
+			}
+			if (!ar)
 				goto oom;
 			return;
 		}
 		size_t need = (size_t)total - d->len;
 		size_t take = need < n ? need : n;
-		if (!dir_append(d, p, take, (size_t)total))
+		int ar = dir_append(c, d, p, take, (size_t)total);
+		if (ar < 0) {
+			dir_over_memcap(c, st, toclient, total, sink);
+			continue;
+		}
+		if (!ar)
 			goto oom;
 		p += take;
 		n -= take;
 		if (d->len == total) {
 			frame_handle(c, st, toclient, d->buf, d->len, sink);
-			dir_drop(d);
+			dir_drop(c, d);
 		}
 	}
 	return;
@@ -972,7 +1041,7 @@ void mqtt_state_free(struct mqtt_ctx *c, struct mqtt_state *st,
 		pending_finish(c, st, NULL, p, NULL, sink);
 	}
 	for (int i = 0; i < 2; i++) {
-		free(st->dir[i].buf);
+		dir_release(c, &st->dir[i]);
 		if (st->early[i]) {
 			free(st->early[i]);
 			c->pending_bytes -= EARLY_BYTES;

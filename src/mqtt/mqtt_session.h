@@ -20,6 +20,9 @@ struct mqtt_cfg {
 	uint32_t max_topics;      /* topics kept per (UN)SUBSCRIBE */
 	uint32_t session_str_max; /* bytes kept of client id, username, will topic */
 	uint32_t resync_max;      /* bytes scanned for a message boundary */
+	/* bytes of all buffers of messages that span segments; over it a
+	 * message is dropped (buffer_memcap_reached) */
+	size_t buf_memcap;
 };
 
 void mqtt_cfg_default(struct mqtt_cfg *c);
@@ -73,6 +76,7 @@ struct mqtt_ctx {
 	uint32_t pending_total;
 	size_t pending_bytes;
 	uint64_t session_gen;       /* the last mqtt_session_rec.gen given */
+	size_t buf_bytes;           /* capacity of all directions' buffers */
 	struct {
 		uint64_t messages;
 		uint64_t transactions;
@@ -84,6 +88,8 @@ struct mqtt_ctx {
 		uint64_t giveups;
 		uint64_t tx_dropped; /* logged early because a cap was hit */
 		uint64_t late_answers; /* answers to transactions logged early */
+		uint64_t buf_drops;    /* messages dropped at buffer-memcap */
+		uint64_t buf_peak;     /* most bytes buffered at once */
 	} stats;
 };
 

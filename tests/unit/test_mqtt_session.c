@@ -1001,6 +1001,66 @@ static void test_tx_logging_off_same_pairing(void **state)
 	sess_deinit(&off);
 }
 
+/*
+ * The partial-message flood: many connections each send 32 KiB of a
+ * CONNECT that declares 1 MB and never finish it. All their buffers stay
+ * under mqtt.buffer-memcap: the messages that would pass it are dropped
+ * with an anomaly and a counter, and their connections go on parsing
+ * what follows the dropped message.
+ */
+static void test_buffer_memcap_flood(void **state)
+{
+	(void)state;
+	enum { FLOWS = 64, SENT = 32 * 1024, DECLARED = 1000000, SEG = 1400 };
+	struct mqtt_cfg cfg;
+	mqtt_cfg_default(&cfg);
+	cfg.buf_memcap = 512 * 1024;
+	struct mqtt_ctx ctx;
+	assert_int_equal(mqtt_ctx_init(&ctx, &cfg), 0);
+	struct rec rec;
+	rec_init(&rec);
+	struct mqtt_sink sink = rec_sink(&rec, false);
+	struct mqtt_state *st[FLOWS];
+	uint8_t *msg = calloc(1, SENT);
+	assert_non_null(msg);
+	msg[0] = 0x10; /* CONNECT, remaining length 1,000,000 */
+	msg[1] = (uint8_t)(0x80 | (DECLARED & 0x7f));
+	msg[2] = (uint8_t)(0x80 | ((DECLARED >> 7) & 0x7f));
+	msg[3] = (uint8_t)(DECLARED >> 14);
+	for (int f = 0; f < FLOWS; f++) {
+		st[f] = mqtt_state_new(&ctx);
+		assert_non_null(st[f]);
+		for (size_t o = 0; o < SENT; o += SEG) {
+			mqtt_stream_feed(&ctx, st[f], false, msg + o,
+					 SENT - o < SEG ? SENT - o : SEG, &sink);
+			assert_true(ctx.buf_bytes <= cfg.buf_memcap);
+		}
+	}
+	/* 512 KiB hold at most 16 of the 32 KiB buffers. */
+	assert_true(ctx.stats.buf_drops >= FLOWS - 16);
+	assert_true(ctx.stats.buf_peak <= cfg.buf_memcap);
+	assert_int_equal(rec_count(&rec, "buffer_memcap_reached"), ctx.stats.buf_drops);
+	/* A dropped message is skipped to its end; what follows is parsed. */
+	size_t rest = (size_t)DECLARED + 4 - SENT;
+	uint8_t *fill = calloc(1, rest);
+	assert_non_null(fill);
+	mqtt_stream_feed(&ctx, st[FLOWS - 1], false, fill, rest, &sink);
+	struct mb ping;
+	mb_init(&ping);
+	mqtt_build_empty(&ping, MQTT_PINGREQ);
+	rec_reset(&rec);
+	mqtt_stream_feed(&ctx, st[FLOWS - 1], false, ping.p, ping.len, &sink);
+	assert_true(strstr(rec_text(&rec), "\"pingreq\"") != NULL);
+	for (int f = 0; f < FLOWS; f++)
+		mqtt_state_free(&ctx, st[f], &sink, false);
+	assert_int_equal(ctx.buf_bytes, 0);
+	mb_free(&ping);
+	free(fill);
+	free(msg);
+	rec_free(&rec);
+	mqtt_ctx_deinit(&ctx);
+}
+
 static void test_string_limits(void **state)
 {
 	(void)state;
@@ -1085,6 +1145,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_message_then_next),
 		cmocka_unit_test(test_max_tx_per_flow),
 		cmocka_unit_test(test_tx_logging_off_same_pairing),
+		cmocka_unit_test(test_buffer_memcap_flood),
 		cmocka_unit_test(test_string_limits),
 		cmocka_unit_test(test_probe_connect),
 	};

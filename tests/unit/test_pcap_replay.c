@@ -1108,6 +1108,107 @@ static void test_decode_anomalies(void **state)
 	mb_free(&tcp);
 }
 
+/*
+ * The partial-message flood as a capture: FLOWS connections (handshake,
+ * then 32 KiB of a CONNECT declaring 1 MB in 1400-byte segments, never
+ * finished). With mqtt.buffer-memcap at 1 MiB, the engine buffers at most
+ * that much, says so with buffer_memcap_reached anomalies, and counts the
+ * drops and the peak in the stats record.
+ */
+static void test_partial_message_flood(void **state)
+{
+	(void)state;
+	enum { FLOWS = 200, SENT = 32 * 1024, DECLARED = 1000000, SEG = 1400 };
+	static uint8_t body[SENT];
+	body[0] = 0x10;
+	body[1] = (uint8_t)(0x80 | (DECLARED & 0x7f));
+	body[2] = (uint8_t)(0x80 | ((DECLARED >> 7) & 0x7f));
+	body[3] = (uint8_t)(DECLARED >> 14);
+	struct mb file, tcp, l3, fr;
+	mb_init(&file);
+	mb_init(&tcp);
+	mb_init(&l3);
+	mb_init(&fr);
+	pcapw_init(&file, LINKTYPE_ETHERNET);
+	uint64_t ts = 1735689600000000ull;
+	struct ep srv = srv4;
+	srv.port = 1883;
+	for (int f = 0; f < FLOWS; f++) {
+		struct ep cli = cli4;
+		cli.addr[2] = (uint8_t)(f >> 8);
+		cli.addr[3] = (uint8_t)(f + 1);
+		cli.port = (uint16_t)(40000 + f);
+		uint32_t cs = 1000, ss = 5000;
+		const struct { bool toclient; uint8_t flags; } hs[] = {
+			{ false, TCP_SYN }, { true, TCP_SYN | TCP_ACK }, { false, TCP_ACK },
+		};
+		for (size_t k = 0; k < 3; k++) {
+			mb_reset(&tcp);
+			mb_reset(&l3);
+			mb_reset(&fr);
+			bool tc = hs[k].toclient;
+			frame_tcp(&tcp, tc ? &srv : &cli, tc ? &cli : &srv,
+				  tc ? ss : cs + (k ? 1 : 0), k ? (tc ? cs + 1 : ss + 1) : 0,
+				  hs[k].flags, NULL, 0);
+			frame_ipv4(&l3, tc ? srv.addr : cli.addr, tc ? cli.addr : srv.addr,
+				   0, 0x4000, 6, tcp.p, tcp.len);
+			frame_eth(&fr, 0x0800, NULL, NULL, 0, l3.p, l3.len);
+			pcapw_add(&file, ts += 10, fr.p, fr.len);
+		}
+		for (size_t o = 0; o < SENT; o += SEG) {
+			size_t n = SENT - o < SEG ? SENT - o : SEG;
+			mb_reset(&tcp);
+			mb_reset(&l3);
+			mb_reset(&fr);
+			frame_tcp(&tcp, &cli, &srv, cs + 1 + (uint32_t)o, ss + 1,
+				  TCP_ACK | TCP_PSH, body + o, n);
+			frame_ipv4(&l3, cli.addr, srv.addr, 0, 0x4000, 6, tcp.p, tcp.len);
+			frame_eth(&fr, 0x0800, NULL, NULL, 0, l3.p, l3.len);
+			pcapw_add(&file, ts += 10, fr.p, fr.len);
+		}
+	}
+	assert_int_equal(pcapw_save(&file, pcap_path), 0);
+	struct engine_cfg cfg;
+	engine_cfg_default(&cfg);
+	cfg.mqtt.buf_memcap = 1024 * 1024;
+	char *text = NULL;
+	size_t tlen = 0;
+	FILE *out = open_memstream(&text, &tlen);
+	assert_non_null(out);
+	struct eve_cfg ec = { SIZE_MAX, false };
+	struct output *o = output_open_stream(out, &ec);
+	struct engine *e = engine_new(&cfg, o);
+	assert_non_null(e);
+	char err[256];
+	assert_int_equal(capture_file(pcap_path, e, err, sizeof(err)), 0);
+	engine_finish(e);
+	engine_write_eve_stats(e);
+	engine_free(e);
+	assert_int_equal(output_close(o, 0), 0);
+	fclose(out);
+	/* 1 MiB holds about 30 of the 32 KiB buffers; the rest are dropped. */
+	unsigned drops = count_lines(text, "\"event\":\"buffer_memcap_reached\"");
+	assert_true(drops >= FLOWS - 32);
+	const char *st = strstr(text, "\"event_type\":\"stats\"");
+	assert_non_null(st);
+	while (st > text && st[-1] != '\n')
+		st--; /* the stats record is the last line */
+	cJSON *j = cJSON_Parse(st);
+	assert_non_null(j);
+	const cJSON *mq = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(j, "stats"), "mqtt");
+	assert_int_equal((unsigned)cJSON_GetObjectItemCaseSensitive(mq, "buffer_memcap_drops")->valuedouble,
+			 drops);
+	double peak = cJSON_GetObjectItemCaseSensitive(mq, "buffer_memuse_peak")->valuedouble;
+	assert_true(peak > 0 && peak <= 1024 * 1024);
+	cJSON_Delete(j);
+	free(text);
+	mb_free(&file);
+	mb_free(&tcp);
+	mb_free(&l3);
+	mb_free(&fr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1126,6 +1227,7 @@ int main(void)
 		cmocka_unit_test(test_port_reuse),
 		cmocka_unit_test(test_reset_and_cut_with_pending),
 		cmocka_unit_test(test_probe_other_port_split),
+		cmocka_unit_test(test_partial_message_flood),
 	};
 	return cmocka_run_group_tests(tests, group_setup, free_baseline);
 }

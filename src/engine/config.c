@@ -86,6 +86,7 @@ static const struct key keys[] = {
 	{ "flow.memcap", K_SIZE, O(flow.memcap) },
 	{ "flow.idle-timeout", K_U32, O(flow.idle_timeout_s) },
 	{ "flow.closed-timeout", K_U32, O(flow.closed_timeout_s) },
+	{ "flow.vlan-tracking", K_BOOL, O(flow.vlan_tracking) },
 	{ "stream.midstream", K_BOOL, O(reasm.midstream) },
 	{ "stream.memcap", K_SIZE, O(reasm.memcap) },
 	{ "stream.max-ooo-bytes", K_SIZE32, O(reasm.max_ooo_bytes) },

@@ -50,6 +50,7 @@ void engine_cfg_default(struct engine_cfg *c)
 	c->flow.max_flows = 65536;
 	c->flow.idle_timeout_s = 600;
 	c->flow.closed_timeout_s = 10;
+	c->flow.vlan_tracking = true;
 	c->reasm.midstream = true;
 	c->reasm.max_ooo_bytes = 1024 * 1024;
 	c->reasm.max_ooo_segs = 1024;

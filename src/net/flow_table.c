@@ -60,9 +60,13 @@ const struct flow_stats *flow_table_stats(const struct flow_table *ft)
 	return &ft->st;
 }
 
-/* FNV-1a over both endpoints, symmetric in direction. */
+/*
+ * FNV-1a over both endpoints, symmetric in direction, and the VLAN ids:
+ * the same addresses on two VLANs are two flows, as Suricata keys them.
+ */
 static uint32_t flow_hash(uint8_t family, const uint8_t *a, uint16_t pa,
-			  const uint8_t *b, uint16_t pb)
+			  const uint8_t *b, uint16_t pb, const uint16_t *vlan,
+			  uint8_t vlan_n)
 {
 	size_t alen = family == 4 ? 4 : 16;
 	uint32_t ha = 2166136261u, hb = 2166136261u;
@@ -73,6 +77,8 @@ static uint32_t flow_hash(uint8_t family, const uint8_t *a, uint16_t pa,
 	ha = (ha ^ pa) * 16777619u;
 	hb = (hb ^ pb) * 16777619u;
 	uint32_t h = (ha ^ hb) + (ha + hb) * 31u + family;
+	for (uint8_t i = 0; i < vlan_n; i++)
+		h = (h ^ vlan[i]) * 16777619u;
 	h ^= h >> 16;
 	h *= 0x7feb352du;
 	h ^= h >> 15;
@@ -174,11 +180,15 @@ struct flow *flow_table_get(struct flow_table *ft, const struct pkt *pkt,
 			    void *ud)
 {
 	size_t alen = pkt->family == 4 ? 4 : 16;
+	uint8_t vn = ft->cfg.vlan_tracking ? pkt->vlan_n : 0;
 	uint32_t h = flow_hash(pkt->family, pkt->src, pkt->sport, pkt->dst,
-			       pkt->dport);
+			       pkt->dport, pkt->vlan, vn);
 	*created = false;
 	for (struct flow *f = ft->buckets[h & ft->mask]; f; f = f->hnext) {
 		if (f->hash != h || f->family != pkt->family)
+			continue;
+		if (vn && (f->vlan_n != vn ||
+			   memcmp(f->vlan, pkt->vlan, vn * sizeof(f->vlan[0])) != 0))
 			continue;
 		if (f->cport == pkt->sport && f->sport == pkt->dport &&
 		    memcmp(f->cli, pkt->src, alen) == 0 &&

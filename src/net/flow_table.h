@@ -72,6 +72,9 @@ struct flow_cfg {
 	size_t memcap; /* when set: max_flows = memcap / sizeof(struct flow) */
 	uint32_t idle_timeout_s;
 	uint32_t closed_timeout_s;
+	/* VLAN ids are part of the flow key (Suricata's vlan.use-for-tracking);
+	 * off for captures whose two directions are tagged differently. */
+	bool vlan_tracking;
 };
 
 struct flow_stats {

@@ -1209,6 +1209,75 @@ static void test_partial_message_flood(void **state)
 	mb_free(&fr);
 }
 
+/*
+ * The flow key includes the VLAN ids: the same addresses and ports on
+ * VLAN 100 and VLAN 200, interleaved packet by packet, are two
+ * connections, each with its own session.
+ */
+static void test_vlan_in_flow_key(void **state)
+{
+	(void)state;
+	struct mb file, tcp, l3, fr, msg;
+	mb_init(&file);
+	mb_init(&tcp);
+	mb_init(&l3);
+	mb_init(&fr);
+	mb_init(&msg);
+	pcapw_init(&file, LINKTYPE_ETHERNET);
+	uint64_t ts = 1735689600000000ull;
+	static const uint16_t tpid[] = { 0x8100 };
+	static const uint16_t vids[2] = { 100, 200 };
+	for (int step = 0; step < 5; step++) {
+		for (int v = 0; v < 2; v++) {
+			bool tc = step == 1 || step == 4;
+			uint8_t flags = step == 0 ? TCP_SYN
+				      : step == 1 ? (TCP_SYN | TCP_ACK) : TCP_ACK;
+			uint32_t cs = 1000, ss = 5000;
+			mb_reset(&msg);
+			if (step == 3) {
+				struct connect_spec c = { .version = 4,
+					.client_id = v ? "dev-b" : "dev-a",
+					.keepalive = 60, .clean = true };
+				mqtt_build_connect(&msg, &c);
+				flags |= TCP_PSH;
+			} else if (step == 4) {
+				mqtt_build_connack(&msg, 4, false, 0, NULL);
+				flags |= TCP_PSH;
+			}
+			uint32_t seq = tc ? ss + (step == 4 ? 1 : 0) : cs + (step ? 1 : 0);
+			uint32_t ack = step == 0 ? 0 : tc ? cs + 1 + (step == 4 ? 14 + 5 : 0) : ss + 1;
+			mb_reset(&tcp);
+			mb_reset(&l3);
+			mb_reset(&fr);
+			frame_tcp(&tcp, tc ? &srv4 : &cli4, tc ? &cli4 : &srv4, seq, ack,
+				  flags, msg.len ? msg.p : NULL, msg.len);
+			frame_ipv4(&l3, tc ? srv4.addr : cli4.addr, tc ? cli4.addr : srv4.addr,
+				   0, 0x4000, 6, tcp.p, tcp.len);
+			frame_eth(&fr, 0x0800, tpid, &vids[v], 1, l3.p, l3.len);
+			pcapw_add(&file, ts += 1000, fr.p, fr.len);
+		}
+	}
+	assert_int_equal(pcapw_save(&file, pcap_path), 0);
+	struct engine_cfg cfg;
+	engine_cfg_default(&cfg);
+	int rc;
+	char err[256];
+	char *text = run_file(pcap_path, &cfg, &rc, err, sizeof(err), NULL);
+	assert_int_equal(rc, 0);
+	assert_int_equal(count_lines(text, "\"connect\":{"), 2);
+	assert_int_equal(count_lines(text, "\"vlan\":[100],"), 1);
+	assert_int_equal(count_lines(text, "\"vlan\":[200],"), 1);
+	assert_non_null(strstr(text, "\"client_id\":\"dev-a\""));
+	assert_non_null(strstr(text, "\"client_id\":\"dev-b\""));
+	assert_null(strstr(text, "double_connect"));
+	free(text);
+	mb_free(&file);
+	mb_free(&tcp);
+	mb_free(&l3);
+	mb_free(&fr);
+	mb_free(&msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1228,6 +1297,7 @@ int main(void)
 		cmocka_unit_test(test_reset_and_cut_with_pending),
 		cmocka_unit_test(test_probe_other_port_split),
 		cmocka_unit_test(test_partial_message_flood),
+		cmocka_unit_test(test_vlan_in_flow_key),
 	};
 	return cmocka_run_group_tests(tests, group_setup, free_baseline);
 }

@@ -246,21 +246,41 @@ static uint64_t wall_now_us(void)
 	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
 }
 
+/* What live's capture callbacks reach. */
+struct live_ctx {
+	struct output *out;
+	struct engine *e;
+	uint64_t stats_every_us; /* 0: no periodic stats record */
+	uint64_t next_stats_us;
+};
+
 /* Live: the capture is idle. */
 static void out_flush(void *ud)
 {
-	output_flush(ud, 0);
+	struct live_ctx *lc = ud;
+	output_flush(lc->out, 0);
 }
 
-/* Live: once a second. Commits the store; reopens files after SIGHUP. */
+/*
+ * Live: once a second. A stats record every stats.interval (as Suricata's
+ * stats log); commits the store; reopens files after SIGHUP.
+ */
 static void out_tick(void *ud, uint64_t now_us)
 {
-	struct output *o = ud;
-	output_flush(o, now_us);
+	struct live_ctx *lc = ud;
+	if (lc->stats_every_us) {
+		if (!lc->next_stats_us)
+			lc->next_stats_us = now_us + lc->stats_every_us;
+		else if (now_us >= lc->next_stats_us) {
+			lc->next_stats_us = now_us + lc->stats_every_us;
+			engine_write_eve_stats(lc->e);
+		}
+	}
+	output_flush(lc->out, now_us);
 	if (!got_hup)
 		return;
 	got_hup = 0;
-	output_reopen(o);
+	output_reopen(lc->out);
 }
 
 /* The rules directory used when none is configured. */
@@ -363,7 +383,8 @@ static int run(const char *cmd, int argc, char **argv)
 		oc.eve_kinds = (ids->eve_mqtt ? OUT_BIT(OUT_MQTT) : 0) |
 			       (ids->eve_anomaly ? OUT_BIT(OUT_ANOMALY) : 0) |
 			       (ids->eve_alert ? OUT_BIT(OUT_ALERT) : 0);
-	if (c.stats)
+	/* Stats records: at the end with --stats; live also every interval. */
+	if (c.stats || (live && ids->stats_interval_s))
 		oc.eve_kinds |= OUT_BIT(OUT_STATS);
 	bool eve_stdout = eve_path && !strcmp(eve_path, "-");
 	if (detect && ids->console)
@@ -413,9 +434,13 @@ static int run(const char *cmd, int argc, char **argv)
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_hup;
 		sigaction(SIGHUP, &sa, NULL);
+		struct live_ctx lc = {
+			.out = out, .e = e,
+			.stats_every_us = (uint64_t)ids->stats_interval_s * 1000000u,
+		};
 		c.live.flush = out_flush;
 		c.live.tick = out_tick;
-		c.live.ud = out;
+		c.live.ud = &lc;
 		if (capture_live(&c.live, e, err, sizeof(err)) != 0) {
 			fprintf(stderr, "mqttids: %s\n", err);
 			rc = 1;

@@ -103,6 +103,7 @@ static const struct key keys[] = {
 	{ "outputs.eve.alert", K_BOOL, O(ids.eve_alert) },
 	{ "outputs.console.enabled", K_BOOL, O(ids.console) },
 	{ "outputs.console.color", K_BOOL, O(ids.console_color) },
+	{ "stats.interval", K_U32, O(ids.stats_interval_s) },
 	{ "outputs.sqlite.filename", K_STR, O(ids.db_path) },
 	{ "outputs.sqlite.retention-days", K_U32, O(ids.store.retention_days) },
 	{ "outputs.sqlite.max-alerts", K_U64, O(ids.store.max_alerts) },

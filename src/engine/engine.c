@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "net/pkt_decode.h"
+#include "sensor/sensor.h"
 
 struct engine {
 	struct engine_cfg cfg;
@@ -66,6 +67,7 @@ void engine_cfg_default(struct engine_cfg *c)
 	store_cfg_default(&c->ids.store);
 	c->ids.eve_mqtt = c->ids.eve_anomaly = c->ids.eve_alert = true;
 	c->ids.console = true;
+	c->ids.stats_interval_s = 60;
 }
 
 /* ---- records ---- */
@@ -599,6 +601,7 @@ void engine_print_stats(struct engine *e, FILE *fp)
 }
 
 #define C(name, v) { name, v }
+#define STATS_DETECTORS_MAX 16
 
 void engine_write_eve_stats(struct engine *e)
 {
@@ -644,13 +647,54 @@ void engine_write_eve_stats(struct engine *e)
 		C("buffer_memcap_drops", e->mc.stats.buf_drops),
 		C("buffer_memuse_peak", e->mc.stats.buf_peak),
 	};
-#define G(name, v) { name, v, sizeof(v) / sizeof(v[0]) }
-	const struct out_group groups[] = {
+#define G(name, v) { name, v, sizeof(v) / sizeof(v[0]), NULL }
+	struct out_group groups[8 + STATS_DETECTORS_MAX] = {
 		G("decoder", decoder), G("defrag", defrag), G("flow", flow),
 		G("tcp", tcp), G("mqtt", mqtt),
 	};
+	uint32_t ng = 5;
 #undef G
-	struct out_stats stats = { groups, sizeof(groups) / sizeof(groups[0]) };
+	/* Detection: its tables' evictions and drops, then each detector's. */
+	struct out_counter det[10];
+	const struct detect_stats *dt = e->det ? detect_stats(e->det) : NULL;
+	if (dt) {
+		const struct out_counter d[] = {
+			C("events", dt->events), C("rule_checks", dt->rule_checks),
+			C("matches", dt->matches), C("alerts", dt->alerts),
+			C("updates", dt->updates),
+			C("trackers_evicted", dt->trackers_evicted),
+			C("aggregates_evicted", dt->aggregates_evicted),
+			C("metadata_dropped", dt->metadata_dropped),
+			C("findings", dt->findings), C("takeovers", dt->takeovers),
+		};
+		memcpy(det, d, sizeof(d));
+		groups[ng++] = (struct out_group){ "detect", det, 10, NULL };
+	}
+	const char *names[STATS_DETECTORS_MAX];
+	struct sensor_stats ss[STATS_DETECTORS_MAX];
+	struct out_counter sc[STATS_DETECTORS_MAX][SENSOR_STATS_MAX];
+	size_t nd = e->det ? sensors_stats(detect_sensors(e->det), names, ss,
+					   STATS_DETECTORS_MAX) : 0;
+	for (size_t i = 0; i < nd; i++) {
+		for (uint32_t k = 0; k < ss[i].n; k++)
+			sc[i][k] = (struct out_counter){ ss[i].c[k].name, ss[i].c[k].v };
+		groups[ng++] = (struct out_group){ names[i], sc[i], ss[i].n, "detectors" };
+	}
+	/* The outputs: what each sink wrote and what it failed to. */
+	static const char *const sinks[] = { "eve", "console", "store" };
+	struct out_counter oc[2 * sizeof(sinks) / sizeof(sinks[0])];
+	static const char *const rec_names[] = { "eve_records", "console_records", "store_records" };
+	static const char *const err_names[] = { "eve_errors", "console_errors", "store_errors" };
+	uint32_t no = 0;
+	for (size_t i = 0; i < sizeof(sinks) / sizeof(sinks[0]); i++) {
+		struct out_sink_stats st;
+		if (!output_sink_stats(e->out, sinks[i], &st))
+			continue;
+		oc[no++] = (struct out_counter){ rec_names[i], st.records };
+		oc[no++] = (struct out_counter){ err_names[i], st.errors };
+	}
+	groups[ng++] = (struct out_group){ "outputs", oc, no, NULL };
+	struct out_stats stats = { groups, ng };
 	struct out_record r = { .kind = OUT_STATS, .ts_us = e->now_us,
 				.stats = &stats };
 	output_emit(e->out, &r);

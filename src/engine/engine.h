@@ -34,6 +34,7 @@ struct ids_cfg {
 	char db_path[IDS_PATH_MAX];   /* "": no alert store */
 	bool eve_mqtt, eve_anomaly, eve_alert; /* record types written */
 	bool console;                 /* one line per alert */
+	uint32_t stats_interval_s;    /* live: a stats record this often; 0: never */
 	bool console_color;
 	/*
 	 * The data detectors' configuration (the YAML "detectors" section as

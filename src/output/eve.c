@@ -490,10 +490,15 @@ static void eve_stats(struct eve_writer *ew, const struct out_record *r)
 	eve_begin(ew, "stats", r);
 	jw_open_obj(w, "stats");
 	for (uint32_t i = 0; i < s->n; i++) {
+		const char *par = s->g[i].parent;
+		if (par && (i == 0 || s->g[i - 1].parent != par))
+			jw_open_obj(w, par);
 		jw_open_obj(w, s->g[i].name);
 		for (uint32_t k = 0; k < s->g[i].n; k++)
 			jw_uint(w, s->g[i].v[k].name, s->g[i].v[k].v);
 		jw_close_obj(w);
+		if (par && (i + 1 == s->n || s->g[i + 1].parent != par))
+			jw_close_obj(w);
 	}
 	jw_close_obj(w);
 }

@@ -57,6 +57,9 @@ struct out_group {
 	const char *name;
 	const struct out_counter *v;
 	uint32_t n;
+	/* NULL, or the object it sits in ("detectors": {"value": {...}});
+	 * groups with one parent are consecutive. */
+	const char *parent;
 };
 
 struct out_stats {

@@ -275,6 +275,20 @@ void sensors_event(struct sensors *s, const struct det_event *ev)
 	s->cur = NULL;
 }
 
+size_t sensors_stats(struct sensors *s, const char **names,
+		     struct sensor_stats *out, size_t max)
+{
+	size_t k = 0;
+	for (size_t i = 0; s && i < N_DETECTORS && k < max; i++) {
+		if (!s->on[i] || !registry[i]->stats)
+			continue;
+		memset(&out[k], 0, sizeof(out[k]));
+		registry[i]->stats(s->state[i], &out[k]);
+		names[k++] = registry[i]->name;
+	}
+	return k;
+}
+
 void sensors_flow_end(struct sensors *s, const struct flow *f)
 {
 	if (!s)

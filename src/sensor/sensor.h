@@ -76,6 +76,27 @@ struct sensor_msg {
  */
 const cJSON *sensor_msg_json(const struct sensor_msg *m);
 
+/* A detector's counters, for the stats record. */
+#define SENSOR_STATS_MAX 12
+struct sensor_stats {
+	uint32_t n;
+	struct {
+		const char *name;
+		uint64_t v;
+	} c[SENSOR_STATS_MAX];
+};
+
+/* Adds one counter (names are program constants); beyond the max: none. */
+static inline void sensor_stats_add(struct sensor_stats *s, const char *name,
+				    uint64_t v)
+{
+	if (s->n >= SENSOR_STATS_MAX)
+		return;
+	s->c[s->n].name = name;
+	s->c[s->n].v = v;
+	s->n++;
+}
+
 /* A finding, as a detector reports it. */
 struct sensor_report {
 	/* The event it arose from (a PUBLISH, SUBSCRIBE, ...); NULL for timers. */
@@ -130,6 +151,9 @@ struct sensor_detector {
 	void (*free)(void *state);
 	/* A connection ended (the flow is about to be reused). */
 	void (*on_flow_end)(void *state, const struct flow *f);
+	/* Its counters for the stats record: every eviction, refusal and
+	 * cap of its tables (sensor_stats_add). */
+	void (*stats)(void *state, struct sensor_stats *out);
 	/* A protocol-level detector, kept by --no-detectors. */
 	bool core;
 };
@@ -205,6 +229,12 @@ void sensors_event(struct sensors *s, const struct det_event *ev);
 void sensors_tick(struct sensors *s, uint64_t now_us);
 /* A connection ended. */
 void sensors_flow_end(struct sensors *s, const struct flow *f);
+/*
+ * The counters of the running detectors that keep any, in registry
+ * order: up to max of them into names[] and out[]; returns how many.
+ */
+size_t sensors_stats(struct sensors *s, const char **names,
+		     struct sensor_stats *out, size_t max);
 
 /*
  * State (docs/sensors.md, "State"): a JSON file with one member per

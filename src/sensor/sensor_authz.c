@@ -998,9 +998,17 @@ static void authz_on_msg(void *state, const struct sensor_msg *m)
 	}
 }
 
+static void authz_stats(void *state, struct sensor_stats *out)
+{
+	struct authz *z = state;
+	sensor_stats_add(out, "pending_evicted", z->evicted);
+	sensor_stats_add(out, "unknown_identity", z->unknown_identity);
+}
+
 const struct sensor_detector sensor_authz_detector = {
 	.name = "authz",
 	.init = authz_init,
 	.on_msg = authz_on_msg,
+	.stats = authz_stats,
 	.free = authz_free,
 };

@@ -1474,6 +1474,14 @@ static void in_load(void *state, const cJSON *saved)
 	st->restart_pending = true;
 }
 
+static void in_stats(void *state, struct sensor_stats *out)
+{
+	struct inact *st = state;
+	sensor_stats_add(out, "devices_max", st->max_devices);
+	sensor_stats_add(out, "evicted", st->n_evicted);
+	sensor_stats_add(out, "refused", st->n_refused);
+}
+
 const struct sensor_detector sensor_inactivity_detector = {
 	.name = "inactivity",
 	.init = in_init,
@@ -1481,5 +1489,6 @@ const struct sensor_detector sensor_inactivity_detector = {
 	.on_tick = in_on_tick,
 	.save = in_save,
 	.load = in_load,
+	.stats = in_stats,
 	.free = in_free,
 };

@@ -1245,11 +1245,22 @@ fail:
 	return -1;
 }
 
+static void integ_stats_op(void *state, struct sensor_stats *out)
+{
+	struct integ_stats v;
+	integ_get_stats(state, &v);
+	sensor_stats_add(out, "devices", v.devices);
+	sensor_stats_add(out, "evicted", v.evictions);
+	sensor_stats_add(out, "keys", v.keys);
+	sensor_stats_add(out, "load_skipped", v.load_skipped);
+}
+
 const struct sensor_detector sensor_integrity_detector = {
 	.name = "integrity",
 	.init = integ_init,
 	.on_msg = integ_on_msg,
 	.save = integ_save,
 	.load = integ_load,
+	.stats = integ_stats_op,
 	.free = integ_free,
 };

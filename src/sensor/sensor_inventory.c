@@ -1594,11 +1594,22 @@ void inventory_get_stats(const void *state, struct inventory_stats *st)
 	st->learn_end_us = inv->learn_start + inv->learn_us;
 }
 
+static void inv_stats_op(void *state, struct sensor_stats *out)
+{
+	struct inventory_stats v;
+	inventory_get_stats(state, &v);
+	sensor_stats_add(out, "devices", v.devices);
+	sensor_stats_add(out, "devices_max", v.max_devices);
+	sensor_stats_add(out, "evicted", v.evicted);
+	sensor_stats_add(out, "refused", v.refused);
+}
+
 const struct sensor_detector sensor_inventory_detector = {
 	.name = "inventory",
 	.init = inv_init,
 	.on_msg = inv_on_msg,
 	.save = inv_save,
 	.load = inv_load,
+	.stats = inv_stats_op,
 	.free = inv_free,
 };

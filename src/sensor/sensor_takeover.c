@@ -51,6 +51,7 @@ struct takeover {
 	uint32_t mask;
 	struct cid *head, *tail;  /* LRU: head most recent */
 	uint64_t takeovers;
+	uint64_t evicted;         /* holders forgotten for room (LRU) */
 };
 
 static uint32_t hash_bytes(const void *p, size_t len)
@@ -172,6 +173,7 @@ static void cid_hold(struct takeover *t, struct cid *c, const char *id,
 		} else {
 			c = t->tail; /* LRU: forget the stalest holder */
 			cid_release(t, c);
+			t->evicted++;
 			c = t->free;
 			t->free = c->hnext;
 		}
@@ -324,6 +326,15 @@ static int takeover_init(const struct sensor_env *env, const cJSON *cfg,
 	return 0;
 }
 
+static void takeover_stats(void *state, struct sensor_stats *out)
+{
+	struct takeover *t = state;
+	sensor_stats_add(out, "takeovers", t->takeovers);
+	sensor_stats_add(out, "pool_used", t->used);
+	sensor_stats_add(out, "client_ids_max", t->max);
+	sensor_stats_add(out, "evicted", t->evicted);
+}
+
 uint64_t sensor_takeover_count(const void *state)
 {
 	return state ? ((const struct takeover *)state)->takeovers : 0;
@@ -335,5 +346,6 @@ const struct sensor_detector sensor_takeover_detector = {
 	.init = takeover_init,
 	.on_msg = takeover_msg,
 	.on_flow_end = takeover_flow_end,
+	.stats = takeover_stats,
 	.free = takeover_free,
 };

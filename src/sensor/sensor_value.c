@@ -1273,11 +1273,25 @@ static void val_load(void *state, const cJSON *saved)
 	}
 }
 
+static void val_stats(void *state, struct sensor_stats *out)
+{
+	struct sensor_value_stats v;
+	sensor_value_get_stats(state, &v);
+	sensor_stats_add(out, "series", v.series);
+	sensor_stats_add(out, "series_max", v.series_cap);
+	sensor_stats_add(out, "series_evicted", v.series_evicted);
+	sensor_stats_add(out, "owners", v.owners);
+	sensor_stats_add(out, "owners_max", v.owners_cap);
+	sensor_stats_add(out, "owners_evicted", v.owners_evicted);
+	sensor_stats_add(out, "load_skipped", v.load_skipped);
+}
+
 const struct sensor_detector sensor_value_detector = {
 	.name = "value",
 	.init = val_init,
 	.on_msg = val_on_msg,
 	.save = val_save,
 	.load = val_load,
+	.stats = val_stats,
 	.free = val_free,
 };

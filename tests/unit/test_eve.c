@@ -182,7 +182,7 @@ static void test_stats_record(void **state)
 {
 	(void)state;
 	const struct out_counter c[] = { { "pkts", 12 }, { "bytes", 3456 } };
-	const struct out_group g[] = { { "decoder", c, 2 } };
+	const struct out_group g[] = { { "decoder", c, 2, NULL } };
 	struct out_stats s = { g, 1 };
 	struct out_record r = { .kind = OUT_STATS, .ts_us = TS, .stats = &s };
 	cJSON *j = format(&r);

@@ -1201,6 +1201,12 @@ static void test_partial_message_flood(void **state)
 			 drops);
 	double peak = cJSON_GetObjectItemCaseSensitive(mq, "buffer_memuse_peak")->valuedouble;
 	assert_true(peak > 0 && peak <= 1024 * 1024);
+	/* The outputs count what they wrote: every line but the stats one. */
+	const cJSON *oc = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(j, "stats"), "outputs");
+	assert_int_equal((unsigned)cJSON_GetObjectItemCaseSensitive(oc, "eve_records")->valuedouble,
+			 count_lines(text, "\n") - 1);
+	assert_int_equal((unsigned)cJSON_GetObjectItemCaseSensitive(oc, "eve_errors")->valuedouble, 0);
 	cJSON_Delete(j);
 	free(text);
 	mb_free(&file);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
+
 #define US_PER_BUCKET_S (1000000u / THR_BUCKETS) /* 62500: exact */
 #define NO_HEAP UINT32_MAX
 
@@ -82,24 +84,14 @@ const struct thr_stats *thr_stats(const struct thr_table *t)
 
 /* ---- key hashing ---- */
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
-
 static uint32_t key_hash(const struct thr_key *k)
 {
 	uint64_t a, b;
 	memcpy(&a, k->addr, 8);
 	memcpy(&b, k->addr + 8, 8);
-	uint64_t h = mix64((uint64_t)(uintptr_t)k->owner ^ k->family);
-	h = mix64(h ^ a);
-	h = mix64(h ^ b);
+	uint64_t h = hash_mix64((uint64_t)(uintptr_t)k->owner ^ k->family);
+	h = hash_mix64(h ^ a);
+	h = hash_mix64(h ^ b);
 	return (uint32_t)(h ^ (h >> 32));
 }
 

@@ -138,11 +138,16 @@ static void emit_msgs(struct mqtt_ctx *c, const struct mqtt_state *st,
 
 /* ---- kept messages ---- */
 
+/* The frame's part of a kept copy: n bytes, rounded up for the arrays after it. */
+static size_t kept_frame_size(size_t n)
+{
+	return (n + KEPT_ALIGN - 1) & ~(size_t)(KEPT_ALIGN - 1);
+}
+
 /* Bytes a kept copy of m (frame of n bytes) takes, charged to tx-memcap. */
 static size_t kept_size(const struct mqtt_msg *m, size_t n)
 {
-	size_t a = (n + KEPT_ALIGN - 1) & ~(size_t)(KEPT_ALIGN - 1);
-	return a + ((size_t)m->props.n + m->will_props.n) * sizeof(struct mqtt_prop) +
+	return kept_frame_size(n) + ((size_t)m->props.n + m->will_props.n) * sizeof(struct mqtt_prop) +
 	       (size_t)m->n_topics * sizeof(struct mqtt_topic);
 }
 
@@ -204,7 +209,7 @@ static bool kept_copy(struct mqtt_kept_msg *k, const struct mqtt_msg *m,
 			       &c->topic, &c->payload, &c->codes };
 	for (size_t i = 0; i < sizeof(sl) / sizeof(sl[0]); i++)
 		kept_slice(sl[i], frame, n, to);
-	uint8_t *at = to + ((n + KEPT_ALIGN - 1) & ~(size_t)(KEPT_ALIGN - 1));
+	uint8_t *at = to + kept_frame_size(n);
 	at = kept_props(&c->will_props, frame, n, to, at);
 	at = kept_props(&c->props, frame, n, to, at);
 	if (c->n_topics) {
@@ -719,8 +724,8 @@ static void frame_truncated(struct mqtt_ctx *c, struct mqtt_state *st,
  * counts against mqtt.buffer-memcap. Returns 1, 0 when out of memory, or
  * -1 when the growth would pass the memcap (nothing appended).
  */
-static int dir_append(struct mqtt_ctx *c, struct mqtt_dir *d,
-		      const uint8_t *p, size_t n, size_t want)
+static int dir_grow(struct mqtt_ctx *c, struct mqtt_dir *d,
+		    const uint8_t *p, size_t n, size_t want)
 {
 	if (d->cap - d->len < n) {
 		size_t need = (size_t)d->len + n;
@@ -785,6 +790,24 @@ static void dir_over_memcap(struct mqtt_ctx *c, struct mqtt_state *st,
 		d->resync_scanned = 0;
 	}
 	dir_release(c, d);
+}
+
+enum { DIR_OOM = 0, DIR_OK = 1, DIR_DROPPED = 2 };
+
+/*
+ * dir_grow for the message being framed (total bytes, 0 while its header
+ * is incomplete): over the memcap the message is dropped here
+ * (dir_over_memcap) and DIR_DROPPED tells the caller to go on after it.
+ */
+static int dir_append(struct mqtt_ctx *c, struct mqtt_state *st,
+		      bool toclient, const uint8_t *p, size_t n, size_t want,
+		      uint64_t total, const struct mqtt_sink *sink)
+{
+	int r = dir_grow(c, &st->dir[toclient], p, n, want);
+	if (r >= 0)
+		return r ? DIR_OK : DIR_OOM;
+	dir_over_memcap(c, st, toclient, total, sink);
+	return DIR_DROPPED;
 }
 
 /* Whether b0 is a first byte some conforming peer could send. */
@@ -944,12 +967,10 @@ void mqtt_stream_feed(struct mqtt_ctx *c, struct mqtt_state *st, bool toclient,
 		int r = mqtt_frame_peek(h, hn, &hl, &rl, &ol);
 		if (r == 0 && d->len) {
 			/* Header still incomplete: move one more byte over. */
-			int ar = dir_append(c, d, p, 1, 5);
-			if (ar < 0) {
-				dir_over_memcap(c, st, toclient, 0, sink);
+			int ar = dir_append(c, st, toclient, p, 1, 5, 0, sink);
+			if (ar == DIR_DROPPED)
 				continue;
-			}
-			if (!ar)
+			if (ar == DIR_OOM)
 				goto oom;
 			p++;
 			n--;
@@ -969,12 +990,10 @@ void mqtt_stream_feed(struct mqtt_ctx *c, struct mqtt_state *st, bool toclient,
 			continue;
 		}
 		if (r == 0) {
-			int ar = dir_append(c, d, p, n, 5);
-			if (ar < 0) {
-				dir_over_memcap(c, st, toclient, 0, sink);
+			int ar = dir_append(c, st, toclient, p, n, 5, 0, sink);
+			if (ar == DIR_DROPPED)
 				continue;
-			}
-			if (!ar)
+			if (ar == DIR_OOM)
 				goto oom;
 			return;
 		}
@@ -992,23 +1011,21 @@ void mqtt_stream_feed(struct mqtt_ctx *c, struct mqtt_state *st, bool toclient,
 				n -= (size_t)total;
 				continue;
 			}
-			int ar = dir_append(c, d, p, n, (size_t)total);
-			if (ar < 0) {
-				dir_over_memcap(c, st, toclient, total, sink);
+			int ar = dir_append(c, st, toclient, p, n, (size_t)total,
+					    total, sink);
+			if (ar == DIR_DROPPED)
 				continue;
-			}
-			if (!ar)
+			if (ar == DIR_OOM)
 				goto oom;
 			return;
 		}
 		size_t need = (size_t)total - d->len;
 		size_t take = need < n ? need : n;
-		int ar = dir_append(c, d, p, take, (size_t)total);
-		if (ar < 0) {
-			dir_over_memcap(c, st, toclient, total, sink);
+		int ar = dir_append(c, st, toclient, p, take, (size_t)total,
+				    total, sink);
+		if (ar == DIR_DROPPED)
 			continue;
-		}
-		if (!ar)
+		if (ar == DIR_OOM)
 			goto oom;
 		p += take;
 		n -= take;

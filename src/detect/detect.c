@@ -26,6 +26,7 @@
 #include "net/flow_table.h"
 #include "sensor/sensor.h"
 #include "util/hash.h"
+#include "util/jw.h"
 #include "util/rd.h"
 
 /* Metadata caps per alert (docs/detection.md). */
@@ -98,6 +99,8 @@ struct detect {
 	struct sensors *sn;      /* the detectors; NULL: none */
 	void *takeover;          /* the takeover detector's state, for its counter */
 	struct thr_table *thr;
+	struct kt_pressure thr_pressure;
+	struct jw pressure_meta;
 	uint64_t seq;            /* alerts raised: part of each uuid */
 
 	struct agg *aggs;        /* max_aggregates slots */
@@ -636,7 +639,7 @@ static void on_match(struct detect *d, const struct rule *r,
 		key.family = ev->family;
 		memcpy(key.addr, addr, ev->family == 4 ? 4 : 16);
 	}
-	struct thr_params p = { r->threshold, r->interval, r->cooldown };
+	struct thr_params p = { r->threshold, r->interval, r->cooldown, r->index };
 	struct thr_entry *e;
 	enum thr_verdict v = thr_hit(d->thr, &key, &p, ev->ts_us, &e);
 	struct trk *k = thr_user(e);
@@ -770,7 +773,11 @@ struct detect *detect_new(const struct detect_cfg *cfg,
 		d->cfg.max_aggregates = 1;
 	d->rs = rs;
 	d->emit = emit;
-	d->thr = thr_new(d->cfg.max_trackers, sizeof(struct trk), on_cycle_end, d);
+	jw_init(&d->pressure_meta);
+	size_t n_rules = ruleset_count(rs);
+	d->thr = thr_new(d->cfg.max_trackers,
+			 n_rules > UINT32_MAX ? UINT32_MAX : (uint32_t)n_rules,
+			 sizeof(struct trk), on_cycle_end, d);
 	/* Slots and entries are taken in pool order: untouched ones cost no RSS. */
 	d->aggs = calloc(d->cfg.max_aggregates, sizeof(*d->aggs));
 	if (!d->thr || !d->aggs) {
@@ -805,6 +812,7 @@ void detect_free(struct detect *d)
 		return;
 	sensors_free(d->sn);
 	thr_free(d->thr);
+	jw_deinit(&d->pressure_meta);
 	free(d->aggs);
 	free(d);
 }
@@ -816,9 +824,66 @@ void detect_event(struct detect *d, const struct det_event *ev)
 		sensors_event(d->sn, ev);
 }
 
+/* The detail line of an eviction_pressure finding. */
+#define DETAIL_MAX 192
+
+void detect_table_pressure(struct detect *d, const struct ktable *kt,
+			   struct kt_pressure *p, uint64_t now_us, bool flush)
+{
+	uint64_t ev, prot;
+	uint64_t iv = flush ? 0 : (uint64_t)DETECT_PRESSURE_INTERVAL_S * 1000000u;
+	if (!kt_pressure_due(kt, p, now_us, iv, &ev, &prot))
+		return;
+	const struct kt_stats *ks = kt_stats(kt);
+	char detail[DETAIL_MAX];
+	snprintf(detail, sizeof(detail),
+		 "%s table full: %llu entries evicted since the last report "
+		 "(%llu of them protected); %u of %u in use",
+		 kt_name(kt), (unsigned long long)ev, (unsigned long long)prot,
+		 ks->active, kt_capacity(kt));
+	struct jw *w = &d->pressure_meta;
+	jw_reset(w);
+	jw_cstr(w, "table", kt_name(kt));
+	jw_uint(w, "evicted", ev);
+	jw_uint(w, "evicted_protected", prot);
+	jw_uint(w, "active", ks->active);
+	jw_uint(w, "capacity", kt_capacity(kt));
+	struct sensor_report r = {
+		.ts_us = now_us,
+		.layer = "state",
+		.event = "eviction_pressure",
+		.detail = detail,
+		.meta = w->oom ? NULL : w->buf,
+		.meta_len = w->oom ? 0 : w->len,
+	};
+	on_report(d, &r);
+}
+
+uint64_t detect_tracker_bytes(void)
+{
+	return thr_entry_bytes(sizeof(struct trk));
+}
+
+uint64_t detect_aggregate_bytes(void)
+{
+	return sizeof(struct agg);
+}
+
+uint64_t detect_client_id_bytes(void)
+{
+	return sensor_takeover_entry_bytes();
+}
+
+const struct ktable *detect_tracker_table(const struct detect *d)
+{
+	return thr_ktable(d->thr);
+}
+
 void detect_tick(struct detect *d, uint64_t now_us)
 {
 	thr_expire(d->thr, now_us);
+	detect_table_pressure(d, thr_ktable(d->thr), &d->thr_pressure, now_us,
+			      false);
 	sensors_tick(d->sn, now_us);
 }
 
@@ -832,4 +897,6 @@ void detect_finish(struct detect *d, uint64_t now_us)
 {
 	sensors_tick(d->sn, now_us);
 	thr_flush(d->thr);
+	detect_table_pressure(d, thr_ktable(d->thr), &d->thr_pressure, now_us,
+			      true);
 }

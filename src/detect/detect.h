@@ -15,6 +15,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "util/ktable.h"
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
@@ -99,6 +101,27 @@ void detect_event(struct detect *d, const struct det_event *ev);
  * run.
  */
 void detect_tick(struct detect *d, uint64_t now_us);
+
+/*
+ * Eviction pressure on a state table (the engine's flow table; detect
+ * checks its own trackers in detect_tick): when kt evicted entries and
+ * the last report is DETECT_PRESSURE_INTERVAL_S of event time old, a
+ * finding "eviction_pressure" (layer "state") says how many, and how
+ * many of them were protected. flush (end of input): whatever is left
+ * is reported now.
+ */
+#define DETECT_PRESSURE_INTERVAL_S 60u
+void detect_table_pressure(struct detect *d, const struct ktable *kt,
+			   struct kt_pressure *p, uint64_t now_us, bool flush);
+
+/* Bytes one tracker, one alert aggregate, one client id take at most:
+ * what the memory budget divides by. */
+uint64_t detect_tracker_bytes(void);
+uint64_t detect_aggregate_bytes(void);
+uint64_t detect_client_id_bytes(void);
+
+/* The trackers' table, for the stats record. */
+const struct ktable *detect_tracker_table(const struct detect *d);
 
 /* A flow ended (its client id is no longer held, for example). */
 void detect_flow_end(struct detect *d, const struct flow *f);

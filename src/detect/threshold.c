@@ -1,30 +1,26 @@
 /*
  * threshold.c - (owner, target) trackers: a ring of time buckets per
- * tracker for the sliding window, a chained hash table over a preallocated
- * pool with one LRU list, and a binary min-heap of cooldown deadlines.
+ * tracker for the sliding window, entries of a keyed table with two
+ * lists (one match, more), and a binary min-heap of cooldown deadlines.
  * Nothing is allocated after thr_new; nothing scans the pool per event.
  */
 #include "detect/threshold.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/hash.h"
 
 #define US_PER_BUCKET_S (1000000u / THR_BUCKETS) /* 62500: exact */
 #define NO_HEAP UINT32_MAX
 
+enum { LIST_NEW = 0, LIST_KEPT = 1 };
+
 struct thr_table {
-	uint8_t *pool;           /* max entries of stride bytes */
-	size_t stride;
-	size_t user_off;
-	uint32_t max;
-	uint32_t used;           /* pool entries handed out at least once */
-	struct thr_entry **buckets;
-	uint32_t mask;
-	struct thr_entry *head, *tail; /* LRU: head is the most recent */
+	struct ktable *kt;
 	struct thr_entry **heap; /* by cool_end_us */
 	uint32_t n_heap;
+	uint32_t max;
 	uint64_t now_us;         /* latest event time seen */
 	thr_end_fn end;
 	void *ud;
@@ -36,26 +32,30 @@ static size_t align8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
-struct thr_table *thr_new(uint32_t max_entries, size_t user_size,
-			  thr_end_fn end, void *ud)
+struct thr_table *thr_new(uint32_t max_entries, uint32_t n_parts,
+			  size_t user_size, thr_end_fn end, void *ud)
 {
 	struct thr_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->max = max_entries ? max_entries : 1;
-	t->user_off = align8(sizeof(struct thr_entry));
-	t->stride = t->user_off + align8(user_size);
 	t->end = end;
 	t->ud = ud;
-	uint32_t nb = 16;
-	while (nb < t->max && nb < (1u << 30))
-		nb <<= 1;
-	t->mask = nb - 1;
-	t->buckets = calloc(nb, sizeof(*t->buckets));
+	uint32_t kept = (uint32_t)((uint64_t)t->max * THR_KEPT_SHARE_PCT / 100u);
+	struct kt_opts o = {
+		.name = "threshold",
+		.capacity = t->max,
+		.entry_size = align8(sizeof(struct thr_entry)) + align8(user_size),
+		.n_parts = n_parts,
+		.n_lists = 2,
+		.list = { [LIST_NEW] = { 0, KT_EVICT, 1 },
+			  [LIST_KEPT] = { kept ? kept : 1, LIST_NEW, 1 } },
+		.n_evict = 2,
+		.evict = { LIST_NEW, LIST_KEPT },
+	};
+	t->kt = kt_new(&o);
 	t->heap = calloc(t->max, sizeof(*t->heap));
-	/* Entries are taken in pool order, so untouched ones cost no RSS. */
-	t->pool = calloc(t->max, t->stride);
-	if (!t->buckets || !t->heap || !t->pool) {
+	if (!t->kt || !t->heap) {
 		thr_free(t);
 		return NULL;
 	}
@@ -66,10 +66,17 @@ void thr_free(struct thr_table *t)
 {
 	if (!t)
 		return;
-	free(t->pool);
+	kt_free(t->kt);
 	free(t->heap);
-	free(t->buckets);
 	free(t);
+}
+
+uint64_t thr_entry_bytes(size_t user_size)
+{
+	/* The entry, its index slot, its heap slot and the fair lists'
+	 * per-entry count array. */
+	return align8(sizeof(struct thr_entry)) + align8(user_size) +
+	       sizeof(uint32_t) + sizeof(struct thr_entry *) + 2 * sizeof(uint32_t);
 }
 
 void *thr_user(struct thr_entry *e)
@@ -79,52 +86,45 @@ void *thr_user(struct thr_entry *e)
 
 const struct thr_stats *thr_stats(const struct thr_table *t)
 {
-	return &t->st;
+	struct thr_stats *st = (struct thr_stats *)&t->st;
+	const struct kt_stats *ks = kt_stats(t->kt);
+	st->active = ks->active;
+	st->kept = kt_count(t->kt, LIST_KEPT);
+	st->demoted = ks->overflowed;
+	return st;
 }
 
-/* ---- key hashing ---- */
-
-static uint32_t key_hash(const struct thr_key *k)
+const struct ktable *thr_ktable(const struct thr_table *t)
 {
-	uint64_t a, b;
-	memcpy(&a, k->addr, 8);
-	memcpy(&b, k->addr + 8, 8);
-	uint64_t h = hash_mix64((uint64_t)(uintptr_t)k->owner ^ k->family);
-	h = hash_mix64(h ^ a);
-	h = hash_mix64(h ^ b);
-	return (uint32_t)(h ^ (h >> 32));
+	return t->kt;
+}
+
+/* ---- keys ---- */
+
+/* The key's bytes that are hashed: owner, family, address (no padding). */
+#define KEY_BYTES (offsetof(struct thr_key, addr) + sizeof(((struct thr_key *)0)->addr))
+
+/*
+ * The seeded hash of a key. An IPv4 or address-less key is hashed as two
+ * words (owner; family and address), an IPv6 one as all its bytes: the
+ * lengths differ, so the two never collide by construction.
+ */
+static uint32_t key_hash(const struct thr_table *t, const struct thr_key *k)
+{
+	if (k->family == 6)
+		return kt_hash(t->kt, k, KEY_BYTES);
+	uint64_t w[2];
+	w[0] = (uint64_t)(uintptr_t)k->owner;
+	w[1] = (uint64_t)k->family << 32 | (uint64_t)k->addr[0] << 24 |
+	       (uint64_t)k->addr[1] << 16 | (uint64_t)k->addr[2] << 8 |
+	       k->addr[3];
+	return kt_hash(t->kt, w, sizeof(w));
 }
 
 static bool key_eq(const struct thr_key *a, const struct thr_key *b)
 {
 	return a->owner == b->owner && a->family == b->family &&
-	       !memcmp(a->addr, b->addr, 16);
-}
-
-/* ---- LRU list ---- */
-
-static void lru_unlink(struct thr_table *t, struct thr_entry *e)
-{
-	if (e->lprev)
-		e->lprev->lnext = e->lnext;
-	else
-		t->head = e->lnext;
-	if (e->lnext)
-		e->lnext->lprev = e->lprev;
-	else
-		t->tail = e->lprev;
-	e->lprev = e->lnext = NULL;
-}
-
-static void lru_push(struct thr_table *t, struct thr_entry *e)
-{
-	e->lprev = NULL;
-	e->lnext = t->head;
-	if (t->head)
-		t->head->lprev = e;
-	else
-		t->tail = e;
-	t->head = e;
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
 /* ---- deadline heap ---- */
@@ -245,55 +245,54 @@ static uint64_t cut_time(const struct thr_table *t, const struct thr_entry *e)
 
 /* ---- lookup and allocation ---- */
 
-struct thr_entry *thr_find(struct thr_table *t, const struct thr_key *key)
+static struct thr_entry *lookup(const struct thr_table *t,
+				const struct thr_key *key, uint32_t h)
 {
-	uint32_t h = key_hash(key);
-	for (struct thr_entry *e = t->buckets[h & t->mask]; e; e = e->hnext)
-		if (e->hash == h && key_eq(&e->key, key))
+	for (struct thr_entry *e = kt_first(t->kt, h); e; e = kt_next(t->kt, e))
+		if (kt_hash_of(e) == h && key_eq(&e->key, key))
 			return e;
 	return NULL;
 }
 
-static void hash_unlink(struct thr_table *t, struct thr_entry *e)
+struct thr_entry *thr_find(struct thr_table *t, const struct thr_key *key)
 {
-	struct thr_entry **pp = &t->buckets[e->hash & t->mask];
-	while (*pp && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = e->hnext;
-	e->hnext = NULL;
+	return lookup(t, key, key_hash(t, key));
 }
 
-/* A clean entry for key: a never-used pool entry, or the LRU one evicted. */
+/* A clean entry for key on the "new" list, evicting one when full. */
 static struct thr_entry *entry_new(struct thr_table *t,
-				   const struct thr_key *key, uint32_t h)
+				   const struct thr_key *key, uint32_t h,
+				   uint32_t part)
 {
-	struct thr_entry *e;
-	if (t->used < t->max) {
-		e = (struct thr_entry *)(t->pool + (size_t)t->used++ * t->stride);
-		t->st.active++;
-	} else {
-		e = t->tail;
+	struct thr_entry *v = kt_victim(t->kt);
+	if (v) {
 		t->st.evicted++;
-		if (e->cooling)
+		if (kt_list_of(v) == LIST_KEPT)
+			t->st.evicted_kept++;
+		if (v->cooling)
 			t->st.evicted_cooling++;
-		cycle_end(t, e, THR_END_EVICT, cut_time(t, e));
-		lru_unlink(t, e);
-		hash_unlink(t, e);
+		cycle_end(t, v, THR_END_EVICT, cut_time(t, v));
+		kt_remove(t->kt, v, 1);
 	}
-	memset(e, 0, t->stride);
+	/* Both lists are evictable, so a slot is free now. */
+	struct thr_entry *e = kt_insert(t->kt, h, LIST_NEW, part);
 	e->key = *key;
-	e->hash = h;
 	e->heap_idx = NO_HEAP;
-	struct thr_entry **b = &t->buckets[h & t->mask];
-	e->hnext = *b;
-	*b = e;
-	lru_push(t, e);
 	t->st.created++;
 	return e;
 }
 
 /* ---- the API ---- */
+
+/* Matches in the window that protect a tracker from new keys. */
+#define KEEP_AT 2u
+
+/* Protects e: onto the "kept" list (demoting its oldest when full). */
+static void keep(struct thr_table *t, struct thr_entry *e)
+{
+	if (kt_list_of(e) != LIST_KEPT)
+		kt_move(t->kt, e, LIST_KEPT);
+}
 
 enum thr_verdict thr_hit(struct thr_table *t, const struct thr_key *key,
 			 const struct thr_params *p, uint64_t ts_us,
@@ -301,17 +300,12 @@ enum thr_verdict thr_hit(struct thr_table *t, const struct thr_key *key,
 {
 	if (ts_us > t->now_us)
 		t->now_us = ts_us;
-	uint32_t h = key_hash(key);
-	struct thr_entry *e = NULL;
-	for (e = t->buckets[h & t->mask]; e; e = e->hnext)
-		if (e->hash == h && key_eq(&e->key, key))
-			break;
-	if (e) {
-		lru_unlink(t, e);
-		lru_push(t, e);
-	} else {
-		e = entry_new(t, key, h);
-	}
+	uint32_t h = key_hash(t, key);
+	struct thr_entry *e = lookup(t, key, h);
+	if (e)
+		kt_touch(t->kt, e);
+	else
+		e = entry_new(t, key, h, p->part);
 	*out = e;
 
 	if (e->cooling) {
@@ -321,6 +315,7 @@ enum thr_verdict thr_hit(struct thr_table *t, const struct thr_key *key,
 			e->fresh = false;
 			if (ts_us > e->last_us)
 				e->last_us = ts_us;
+			keep(t, e);
 			return THR_ADDED;
 		}
 		cycle_end(t, e, THR_END_COOLDOWN, e->cool_end_us);
@@ -353,6 +348,8 @@ enum thr_verdict thr_hit(struct thr_table *t, const struct thr_key *key,
 	if (e->fresh || ts_us > e->last_us)
 		e->last_us = ts_us;
 
+	if (e->window >= KEEP_AT)
+		keep(t, e);
 	uint32_t thr = p->threshold ? p->threshold : 1;
 	if (e->window < thr)
 		return THR_COUNTED;
@@ -366,6 +363,7 @@ enum thr_verdict thr_hit(struct thr_table *t, const struct thr_key *key,
 		e->cooling = true;
 		e->cool_end_us = ts_us + (uint64_t)p->cooldown_s * 1000000u;
 		heap_push(t, e);
+		keep(t, e);
 	}
 	return THR_FIRED;
 }

@@ -70,6 +70,7 @@ struct key {
 
 #define O(f) offsetof(struct engine_cfg, f)
 static const struct key keys[] = {
+	{ "memory.budget", K_SIZE, O(mem_budget) },
 	{ "mqtt.max-msg-length", K_SIZE32, O(mqtt.max_msg_len) },
 	{ "mqtt.string-log-limit", K_LIMIT, O(mqtt.string_log_limit) },
 	{ "mqtt.passwords", K_BOOL, O(mqtt.log_passwords) },
@@ -109,6 +110,36 @@ static const struct key keys[] = {
 	{ "outputs.sqlite.max-alerts", K_U64, O(ids.store.max_alerts) },
 	{ "outputs.sqlite.commit-ms", K_U32, O(ids.store.commit_ms) },
 };
+
+/* The keys whose default is a share of memory.budget (engine.h). */
+static const struct {
+	const char *key;
+	enum engine_budget_part part;
+} budget_keys[] = {
+	{ "stream.memcap", BUDGET_STREAM },
+	{ "mqtt.buffer-memcap", BUDGET_MQTT_BUF },
+	{ "mqtt.tx-memcap", BUDGET_MQTT_TX },
+	{ "flow.max-flows", BUDGET_FLOWS },
+	{ "flow.memcap", BUDGET_FLOWS },
+	{ "detect.max-trackers", BUDGET_TRACKERS },
+	{ "detect.max-aggregates", BUDGET_AGGREGATES },
+	{ "detect.max-client-ids", BUDGET_CLIENT_IDS },
+};
+
+/*
+ * After a key was set: a table's own key takes it out of the budget; a
+ * new budget resizes every table not set on its own.
+ */
+static void budget_note(struct engine_cfg *c, const char *key)
+{
+	if (!strcmp(key, "memory.budget")) {
+		engine_cfg_apply_budget(c);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(budget_keys) / sizeof(budget_keys[0]); i++)
+		if (!strcmp(budget_keys[i].key, key))
+			c->mem_set |= 1u << budget_keys[i].part;
+}
 
 /* rules.files: each item appends a rule file or directory. */
 static int add_rule_path(struct engine_cfg *c, const char *val,
@@ -188,8 +219,20 @@ static int set_detector_key(struct engine_cfg *c, const char *key,
 	return 0;
 }
 
+static int set_key(struct engine_cfg *c, const char *key, const char *val,
+		   const char **why);
+
 int config_set(struct engine_cfg *c, const char *key, const char *val,
 	       const char **why)
+{
+	int rc = set_key(c, key, val, why);
+	if (rc == 0)
+		budget_note(c, key);
+	return rc;
+}
+
+static int set_key(struct engine_cfg *c, const char *key, const char *val,
+		   const char **why)
 {
 	*why = NULL;
 	if (!strncmp(key, "detectors.", 10))

@@ -21,6 +21,7 @@ struct engine {
 	struct engine_cfg cfg;
 	struct output *out;   /* the sinks (not owned) */
 	struct flow_table *ft;
+	struct kt_pressure flow_pressure;
 	struct ip_defrag *df;
 	struct reasm_ctx rc;
 	struct mqtt_ctx mc;
@@ -68,6 +69,77 @@ void engine_cfg_default(struct engine_cfg *c)
 	c->ids.eve_mqtt = c->ids.eve_anomaly = c->ids.eve_alert = true;
 	c->ids.console = true;
 	c->ids.stats_interval_s = 60;
+	c->mem_budget = ENGINE_BUDGET_DEFAULT;
+	engine_cfg_apply_budget(c);
+}
+
+/* Shares in 64ths; what is left (11) is for the data detectors' own
+ * documented caps and the process itself (code, libraries, buffers). */
+static const uint8_t budget_share[BUDGET__COUNT] = {
+	[BUDGET_STREAM] = 8, [BUDGET_MQTT_BUF] = 8, [BUDGET_MQTT_TX] = 8,
+	[BUDGET_FLOWS] = 16, [BUDGET_TRACKERS] = 6, [BUDGET_AGGREGATES] = 4,
+	[BUDGET_CLIENT_IDS] = 3,
+};
+#define BUDGET_PARTS 64u
+/* Strings an MQTT session keeps (client id, username twice; will topic). */
+#define SESSION_STRINGS 5u
+
+uint32_t engine_budget_share(enum engine_budget_part part)
+{
+	return part < BUDGET__COUNT ? budget_share[part] : 0;
+}
+
+uint64_t engine_budget_entry_bytes(const struct engine_cfg *c,
+				   enum engine_budget_part part)
+{
+	switch (part) {
+	case BUDGET_FLOWS:
+		/* The flow, its index slot, its MQTT state and the longest
+		 * strings the state may keep. */
+		return sizeof(struct flow) + sizeof(uint32_t) +
+		       sizeof(struct mqtt_state) +
+		       (uint64_t)SESSION_STRINGS * (c->mqtt.session_str_max + 1);
+	case BUDGET_TRACKERS: return detect_tracker_bytes();
+	case BUDGET_AGGREGATES: return detect_aggregate_bytes();
+	case BUDGET_CLIENT_IDS: return detect_client_id_bytes();
+	default: return 1;
+	}
+}
+
+static uint32_t budget_count(const struct engine_cfg *c,
+			     enum engine_budget_part part)
+{
+	uint64_t n = c->mem_budget / BUDGET_PARTS * budget_share[part] /
+		     engine_budget_entry_bytes(c, part);
+	return n > UINT32_MAX ? UINT32_MAX : n ? (uint32_t)n : 1;
+}
+
+void engine_cfg_apply_budget(struct engine_cfg *c)
+{
+	for (unsigned p = 0; p < BUDGET__COUNT; p++) {
+		if (c->mem_set & (1u << p))
+			continue;
+		uint64_t bytes = c->mem_budget / BUDGET_PARTS * budget_share[p];
+		switch ((enum engine_budget_part)p) {
+		case BUDGET_STREAM: c->reasm.memcap = (size_t)bytes; break;
+		case BUDGET_MQTT_BUF: c->mqtt.buf_memcap = (size_t)bytes; break;
+		case BUDGET_MQTT_TX: c->mqtt.tx_memcap = (size_t)bytes; break;
+		case BUDGET_FLOWS:
+			c->flow.max_flows = budget_count(c, BUDGET_FLOWS);
+			c->flow.memcap = 0;
+			break;
+		case BUDGET_TRACKERS:
+			c->ids.detect.max_trackers = budget_count(c, BUDGET_TRACKERS);
+			break;
+		case BUDGET_AGGREGATES:
+			c->ids.detect.max_aggregates = budget_count(c, BUDGET_AGGREGATES);
+			break;
+		case BUDGET_CLIENT_IDS:
+			c->ids.detect.max_client_ids = budget_count(c, BUDGET_CLIENT_IDS);
+			break;
+		case BUDGET__COUNT: break;
+		}
+	}
 }
 
 /* ---- records ---- */
@@ -435,8 +507,11 @@ static void engine_expire(struct engine *e)
 		return;
 	e->next_expire_us = e->now_us + 1000000u; /* once a second */
 	flow_table_expire(e->ft, e->now_us, on_flow_end, e);
-	if (e->det)
+	if (e->det) {
+		detect_table_pressure(e->det, flow_table_kt(e->ft),
+				      &e->flow_pressure, e->now_us, false);
 		detect_tick(e->det, e->now_us);
+	}
 }
 
 void engine_tick(struct engine *e, uint64_t now_us)
@@ -528,7 +603,7 @@ void engine_packet(struct engine *e, int dlt, uint64_t ts_us,
 			memcpy(f->probe, pp, pn);
 			f->probe_len = (uint8_t)pn;
 			f->probe_dir = (uint8_t)dir;
-			flow_table_touch(e->ft, f, false);
+			flow_table_touch(e->ft, f, FLOW_OPEN, on_flow_end, e);
 			e->cur_flow = NULL;
 			engine_expire(e);
 			return;
@@ -564,8 +639,12 @@ void engine_packet(struct engine *e, int dlt, uint64_t ts_us,
 		struct reasm_out o = engine_reasm_out(e);
 		tcp_reasm_packet(&e->rc, f, dir, &pkt, &o);
 	}
-	bool closed = f->rst || (f->d[0].fin && f->d[1].fin);
-	flow_table_touch(e->ft, f, closed);
+	enum flow_state fs = FLOW_OPEN;
+	if (f->rst || (f->d[0].fin && f->d[1].fin))
+		fs = FLOW_CLOSED;
+	else if (f->mqtt && f->mqtt->connect_seen)
+		fs = FLOW_SESSION;
+	flow_table_touch(e->ft, f, fs, on_flow_end, e);
 	e->cur_flow = NULL;
 	engine_expire(e);
 }
@@ -573,6 +652,9 @@ void engine_packet(struct engine *e, int dlt, uint64_t ts_us,
 void engine_finish(struct engine *e)
 {
 	e->cur_flow = NULL;
+	if (e->det)
+		detect_table_pressure(e->det, flow_table_kt(e->ft),
+				      &e->flow_pressure, e->now_us, true);
 	flow_table_flush(e->ft, on_flow_end, e);
 	if (e->det)
 		detect_finish(e->det, e->now_us);
@@ -602,6 +684,24 @@ void engine_print_stats(struct engine *e, FILE *fp)
 
 #define C(name, v) { name, v }
 #define STATS_DETECTORS_MAX 16
+#define STATS_TABLES_MAX 8
+#define KT_COUNTERS 10
+
+/* A bounded table's counters for the stats record. */
+static uint32_t table_counters(const struct ktable *kt, struct out_counter *c)
+{
+	const struct kt_stats *s = kt_stats(kt);
+	const struct out_counter v[KT_COUNTERS] = {
+		C("capacity", kt_capacity(kt)), C("bytes", kt_bytes(kt)),
+		C("active", s->active), C("peak", s->peak),
+		C("inserted", s->inserted), C("removed", s->removed),
+		C("evicted", s->evicted),
+		C("evicted_protected", s->evicted_protected),
+		C("demoted", s->overflowed), C("refused", s->refused),
+	};
+	memcpy(c, v, sizeof(v));
+	return KT_COUNTERS;
+}
 
 void engine_write_eve_stats(struct engine *e)
 {
@@ -622,6 +722,7 @@ void engine_write_eve_stats(struct engine *e)
 		C("peak", fs->peak), C("timed_out", fs->timed_out),
 		C("closed", fs->closed), C("evicted_lru", fs->evicted_lru),
 		C("ended_at_exit", fs->ended_at_exit),
+		C("evicted_sessions", fs->evicted_sessions),
 		C("not_mqtt", e->st.not_mqtt_flows),
 	};
 	const struct out_counter tcp[] = {
@@ -648,7 +749,7 @@ void engine_write_eve_stats(struct engine *e)
 		C("buffer_memuse_peak", e->mc.stats.buf_peak),
 	};
 #define G(name, v) { name, v, sizeof(v) / sizeof(v[0]), NULL }
-	struct out_group groups[8 + STATS_DETECTORS_MAX] = {
+	struct out_group groups[8 + STATS_TABLES_MAX + STATS_DETECTORS_MAX] = {
 		G("decoder", decoder), G("defrag", defrag), G("flow", flow),
 		G("tcp", tcp), G("mqtt", mqtt),
 	};
@@ -670,6 +771,17 @@ void engine_write_eve_stats(struct engine *e)
 		memcpy(det, d, sizeof(d));
 		groups[ng++] = (struct out_group){ "detect", det, 10, NULL };
 	}
+	/* Every bounded table: size, use, evictions, refusals. */
+	const struct ktable *kts[STATS_TABLES_MAX];
+	uint32_t nt = 0;
+	kts[nt++] = flow_table_kt(e->ft);
+	if (e->det)
+		kts[nt++] = detect_tracker_table(e->det);
+	struct out_counter tc[STATS_TABLES_MAX][KT_COUNTERS];
+	for (uint32_t i = 0; i < nt; i++)
+		groups[ng++] = (struct out_group){ kt_name(kts[i]), tc[i],
+						   table_counters(kts[i], tc[i]),
+						   "tables" };
 	const char *names[STATS_DETECTORS_MAX];
 	struct sensor_stats ss[STATS_DETECTORS_MAX];
 	struct out_counter sc[STATS_DETECTORS_MAX][SENSOR_STATS_MAX];

@@ -45,7 +45,27 @@ struct ids_cfg {
 	bool detectors_off;           /* --no-detectors */
 };
 
+/*
+ * The memory budget (memory.budget): the caps of the tables below are
+ * shares of it, in 64ths, unless a table's own key sets it. The default
+ * keeps the whole process under 100 MB RSS under any flood on a
+ * Raspberry Pi-class gateway; docs/ARCHITECTURE.md "Memory budget".
+ */
+#define ENGINE_BUDGET_DEFAULT (64ull * 1024 * 1024)
+enum engine_budget_part {
+	BUDGET_STREAM = 0,   /* stream.memcap: out-of-order segments */
+	BUDGET_MQTT_BUF,     /* mqtt.buffer-memcap: partial messages */
+	BUDGET_MQTT_TX,      /* mqtt.tx-memcap: waiting transactions */
+	BUDGET_FLOWS,        /* flow.max-flows, with their MQTT sessions */
+	BUDGET_TRACKERS,     /* detect.max-trackers */
+	BUDGET_AGGREGATES,   /* detect.max-aggregates */
+	BUDGET_CLIENT_IDS,   /* detect.max-client-ids */
+	BUDGET__COUNT
+};
+
 struct engine_cfg {
+	uint64_t mem_budget;  /* bytes; see above */
+	uint32_t mem_set;     /* bit per engine_budget_part set on its own */
 	struct mqtt_cfg mqtt;
 	struct flow_cfg flow;
 	struct reasm_cfg reasm;
@@ -57,6 +77,15 @@ struct engine_cfg {
 };
 
 void engine_cfg_default(struct engine_cfg *c);
+
+/* Sets every cap not set on its own (mem_set) from mem_budget. */
+void engine_cfg_apply_budget(struct engine_cfg *c);
+
+/* The share of part, in 64ths of the budget, and the bytes of one entry
+ * it is counted in (1 for byte caps). */
+uint32_t engine_budget_share(enum engine_budget_part part);
+uint64_t engine_budget_entry_bytes(const struct engine_cfg *c,
+				   enum engine_budget_part part);
 
 struct engine;
 

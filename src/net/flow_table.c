@@ -1,23 +1,22 @@
 /*
- * flow_table.c - a preallocated pool of flows in a chained hash table, with
- * two LRU lists (open and closed connections) ordered by last packet time so
- * expiry only looks at list tails. The table never grows: when the pool is
- * empty the least recently used flow is ended and counted.
+ * flow_table.c - flows in a keyed table (util/ktable.h) with three lists
+ * (open, closed, session), each ordered by last use so expiry only looks
+ * at list tails. The table never grows: when it is full the oldest
+ * closed or open flow is ended and counted.
  */
 #include "net/flow_table.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#define NO_LISTS 3
+#define MIN_FLOWS 1u
+
 struct flow_table {
 	struct flow_cfg cfg;
-	struct flow *pool;
-	struct flow *free_list;
-	uint32_t pool_used; /* pool entries handed out at least once */
-	struct flow **buckets;
-	uint32_t mask;
-	struct flow *head[2], *tail[2]; /* head: most recent */
+	struct ktable *kt;
 	uint64_t next_id;
+	uint64_t touch_seq;
 	struct flow_stats st;
 };
 
@@ -29,20 +28,27 @@ struct flow_table *flow_table_new(const struct flow_cfg *cfg)
 	ft->cfg = *cfg;
 	if (cfg->memcap) {
 		size_t n = cfg->memcap / sizeof(struct flow);
-		ft->cfg.max_flows = n > UINT32_MAX ? UINT32_MAX : (n ? (uint32_t)n : 1);
+		ft->cfg.max_flows = n > UINT32_MAX - 1 ? UINT32_MAX - 1
+						       : (n ? (uint32_t)n : MIN_FLOWS);
 	}
-	cfg = &ft->cfg;
-	uint32_t nb = 1024;
-	while (nb < cfg->max_flows && nb < (1u << 30))
-		nb <<= 1;
-	ft->mask = nb - 1;
-	ft->buckets = calloc(nb, sizeof(*ft->buckets));
-	ft->pool = calloc(cfg->max_flows ? cfg->max_flows : 1, sizeof(*ft->pool));
-	if (!ft->buckets || !ft->pool) {
+	uint32_t max = ft->cfg.max_flows ? ft->cfg.max_flows : MIN_FLOWS;
+	uint32_t sess = (uint32_t)((uint64_t)max * FLOW_SESSION_SHARE_PCT / 100u);
+	struct kt_opts o = {
+		.name = "flow",
+		.capacity = max,
+		.entry_size = sizeof(struct flow),
+		.n_lists = NO_LISTS,
+		.list = { [FLOW_OPEN] = { 0, KT_EVICT, 0 },
+			  [FLOW_CLOSED] = { 0, KT_EVICT, 0 },
+			  [FLOW_SESSION] = { sess ? sess : 1, KT_EVICT, 0 } },
+		.n_evict = 2,
+		.evict = { FLOW_CLOSED, FLOW_OPEN },
+	};
+	ft->kt = kt_new(&o);
+	if (!ft->kt) {
 		flow_table_free(ft);
 		return NULL;
 	}
-	/* Entries are taken from the pool in order, so untouched ones cost no RSS. */
 	return ft;
 }
 
@@ -50,8 +56,7 @@ void flow_table_free(struct flow_table *ft)
 {
 	if (!ft)
 		return;
-	free(ft->buckets);
-	free(ft->pool);
+	kt_free(ft->kt);
 	free(ft);
 }
 
@@ -60,61 +65,74 @@ const struct flow_stats *flow_table_stats(const struct flow_table *ft)
 	return &ft->st;
 }
 
+const struct ktable *flow_table_kt(const struct flow_table *ft)
+{
+	return ft->kt;
+}
+
+/* The flow key: both endpoints (address, port), the family and the VLAN
+ * ids, as 64-bit words. */
+#define KEY_WORDS 6
+
+/* An IPv4 endpoint as one word: address, then port. */
+static uint64_t ep4(const uint8_t *a, uint16_t port)
+{
+	return (uint64_t)a[0] << 40 | (uint64_t)a[1] << 32 |
+	       (uint64_t)a[2] << 24 | (uint64_t)a[3] << 16 | port;
+}
+
 /*
- * FNV-1a over both endpoints, symmetric in direction, and the VLAN ids:
- * the same addresses on two VLANs are two flows, as Suricata keys them.
+ * The seeded hash of both endpoints, the lower one first so both
+ * directions hash alike, and the VLAN ids: the same addresses on two
+ * VLANs are two flows, as Suricata keys them.
  */
-static uint32_t flow_hash(uint8_t family, const uint8_t *a, uint16_t pa,
-			  const uint8_t *b, uint16_t pb, const uint16_t *vlan,
-			  uint8_t vlan_n)
+static uint32_t flow_hash(const struct ktable *kt, uint8_t family,
+			  const uint8_t *a, uint16_t pa, const uint8_t *b,
+			  uint16_t pb, const uint16_t *vlan, uint8_t vlan_n)
 {
-	size_t alen = family == 4 ? 4 : 16;
-	uint32_t ha = 2166136261u, hb = 2166136261u;
-	for (size_t i = 0; i < alen; i++) {
-		ha = (ha ^ a[i]) * 16777619u;
-		hb = (hb ^ b[i]) * 16777619u;
+	/* The key's length tells the families apart, and whether VLAN ids
+	 * follow (SipHash hashes the length in). */
+	uint64_t k[KEY_WORDS];
+	size_t n;
+	uint64_t tail = (uint64_t)family << 56 | (uint64_t)vlan_n << 48;
+	for (uint8_t i = 0; i < vlan_n && i < 3; i++)
+		tail |= (uint64_t)vlan[i] << (16 * i);
+	if (family == 4) {
+		uint64_t x = ep4(a, pa), y = ep4(b, pb);
+		k[0] = x < y ? x : y;
+		k[1] = x < y ? y : x;
+		k[2] = tail;
+		n = vlan_n ? 3 : 2;
+	} else {
+		int c = memcmp(a, b, 16);
+		bool swap = c > 0 || (c == 0 && pa > pb);
+		const uint8_t *lo = swap ? b : a, *hi = swap ? a : b;
+		memcpy(&k[0], lo, 8);
+		memcpy(&k[1], lo + 8, 8);
+		memcpy(&k[2], hi, 8);
+		memcpy(&k[3], hi + 8, 8);
+		k[4] = (uint64_t)(swap ? pb : pa) << 16 | (swap ? pa : pb);
+		k[5] = tail;
+		n = KEY_WORDS;
 	}
-	ha = (ha ^ pa) * 16777619u;
-	hb = (hb ^ pb) * 16777619u;
-	uint32_t h = (ha ^ hb) + (ha + hb) * 31u + family;
-	for (uint8_t i = 0; i < vlan_n; i++)
-		h = (h ^ vlan[i]) * 16777619u;
-	h ^= h >> 16;
-	h *= 0x7feb352du;
-	h ^= h >> 15;
-	return h;
+	return kt_hash(kt, k, n * sizeof(k[0]));
 }
 
-static void lru_unlink(struct flow_table *ft, struct flow *f)
+void flow_table_touch(struct flow_table *ft, struct flow *f,
+		      enum flow_state state,
+		      void (*end_cb)(void *ud, struct flow *f, int why),
+		      void *ud)
 {
-	int l = f->list;
-	if (f->lprev)
-		f->lprev->lnext = f->lnext;
-	else
-		ft->head[l] = f->lnext;
-	if (f->lnext)
-		f->lnext->lprev = f->lprev;
-	else
-		ft->tail[l] = f->lprev;
-	f->lprev = f->lnext = NULL;
-}
-
-static void lru_push(struct flow_table *ft, struct flow *f, int l)
-{
-	f->list = (uint8_t)l;
-	f->lprev = NULL;
-	f->lnext = ft->head[l];
-	if (ft->head[l])
-		ft->head[l]->lprev = f;
-	else
-		ft->tail[l] = f;
-	ft->head[l] = f;
-}
-
-void flow_table_touch(struct flow_table *ft, struct flow *f, bool closed)
-{
-	lru_unlink(ft, f);
-	lru_push(ft, f, closed ? 1 : 0);
+	f->touch_seq = ++ft->touch_seq;
+	if (kt_list_of(f) == state) {
+		kt_touch(ft->kt, f);
+		return;
+	}
+	struct flow *over = kt_move(ft->kt, f, state);
+	if (over) {
+		ft->st.evicted_sessions++;
+		flow_table_end(ft, over, FLOW_END_EVICTED, end_cb, ud);
+	}
 }
 
 void flow_swap(struct flow *f)
@@ -146,12 +164,7 @@ void flow_table_end(struct flow_table *ft, struct flow *f, int why,
 {
 	if (end_cb)
 		end_cb(ud, f, why);
-	lru_unlink(ft, f);
-	struct flow **pp = &ft->buckets[f->hash & ft->mask];
-	while (*pp && *pp != f)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = f->hnext;
+	kt_remove(ft->kt, f, why == FLOW_END_EVICTED);
 	switch (why) {
 	case FLOW_END_TIMEOUT: ft->st.timed_out++; break;
 	case FLOW_END_CLOSED: ft->st.closed++; break;
@@ -159,9 +172,6 @@ void flow_table_end(struct flow_table *ft, struct flow *f, int why,
 	case FLOW_END_EXIT: ft->st.ended_at_exit++; break;
 	default: break;
 	}
-	memset(f, 0, sizeof(*f));
-	f->hnext = ft->free_list;
-	ft->free_list = f;
 	ft->st.active--;
 }
 
@@ -181,11 +191,11 @@ struct flow *flow_table_get(struct flow_table *ft, const struct pkt *pkt,
 {
 	size_t alen = pkt->family == 4 ? 4 : 16;
 	uint8_t vn = ft->cfg.vlan_tracking ? pkt->vlan_n : 0;
-	uint32_t h = flow_hash(pkt->family, pkt->src, pkt->sport, pkt->dst,
-			       pkt->dport, pkt->vlan, vn);
+	uint32_t h = flow_hash(ft->kt, pkt->family, pkt->src, pkt->sport,
+			       pkt->dst, pkt->dport, pkt->vlan, vn);
 	*created = false;
-	for (struct flow *f = ft->buckets[h & ft->mask]; f; f = f->hnext) {
-		if (f->hash != h || f->family != pkt->family)
+	for (struct flow *f = kt_first(ft->kt, h); f; f = kt_next(ft->kt, f)) {
+		if (kt_hash_of(f) != h || f->family != pkt->family)
 			continue;
 		if (vn && (f->vlan_n != vn ||
 			   memcmp(f->vlan, pkt->vlan, vn * sizeof(f->vlan[0])) != 0))
@@ -203,21 +213,15 @@ struct flow *flow_table_get(struct flow_table *ft, const struct pkt *pkt,
 			return f;
 		}
 	}
-	if (!ft->free_list && ft->pool_used < ft->cfg.max_flows) {
-		struct flow *n = &ft->pool[ft->pool_used++];
-		n->hnext = NULL;
-		ft->free_list = n;
-	}
-	if (!ft->free_list) {
-		struct flow *victim = ft->tail[1] ? ft->tail[1] : ft->tail[0];
-		if (!victim)
-			return NULL;
+	struct flow *victim = kt_victim(ft->kt);
+	if (victim)
 		flow_table_end(ft, victim, FLOW_END_EVICTED, end_cb, ud);
+	struct flow *f = kt_insert(ft->kt, h, FLOW_OPEN, 0);
+	if (!f) {
+		kt_refused(ft->kt);
+		return NULL;
 	}
-	struct flow *f = ft->free_list;
-	ft->free_list = f->hnext;
-	memset(f, 0, sizeof(*f));
-	f->hash = h;
+	f->touch_seq = ++ft->touch_seq;
 	f->family = pkt->family;
 	/* Client side: SYN sender, SYN/ACK receiver, else not the MQTT port. */
 	bool src_is_client = true;
@@ -248,9 +252,6 @@ struct flow *flow_table_get(struct flow_table *ft, const struct pkt *pkt,
 	f->first_us = pkt->ts_us;
 	f->last_us = pkt->ts_us;
 	f->id = ++ft->next_id;
-	f->hnext = ft->buckets[h & ft->mask];
-	ft->buckets[h & ft->mask] = f;
-	lru_push(ft, f, 0);
 	ft->st.created++;
 	ft->st.active++;
 	if (ft->st.active > ft->st.peak)
@@ -259,19 +260,35 @@ struct flow *flow_table_get(struct flow_table *ft, const struct pkt *pkt,
 	return f;
 }
 
+/*
+ * The oldest of the lists that time out after idle-timeout (open and
+ * session), by last use: as if they were one list.
+ */
+static struct flow *oldest_live(const struct flow_table *ft)
+{
+	struct flow *a = kt_tail(ft->kt, FLOW_OPEN);
+	struct flow *b = kt_tail(ft->kt, FLOW_SESSION);
+	if (!a || !b)
+		return a ? a : b;
+	return a->touch_seq <= b->touch_seq ? a : b;
+}
+
+static bool idle(const struct flow *f, uint64_t now_us, uint32_t timeout_s)
+{
+	return f && now_us > f->last_us &&
+	       now_us - f->last_us > (uint64_t)timeout_s * 1000000u;
+}
+
 void flow_table_expire(struct flow_table *ft, uint64_t now_us,
 		       void (*end_cb)(void *ud, struct flow *f, int why),
 		       void *ud)
 {
-	for (int l = 0; l < 2; l++) {
-		uint64_t tmo = (uint64_t)(l ? ft->cfg.closed_timeout_s
-					    : ft->cfg.idle_timeout_s) * 1000000u;
-		while (ft->tail[l] && now_us > ft->tail[l]->last_us &&
-		       now_us - ft->tail[l]->last_us > tmo)
-			flow_table_end(ft, ft->tail[l],
-				       l ? FLOW_END_CLOSED : FLOW_END_TIMEOUT,
-				       end_cb, ud);
-	}
+	struct flow *f;
+	while (idle(f = oldest_live(ft), now_us, ft->cfg.idle_timeout_s))
+		flow_table_end(ft, f, FLOW_END_TIMEOUT, end_cb, ud);
+	while (idle(f = kt_tail(ft->kt, FLOW_CLOSED), now_us,
+		    ft->cfg.closed_timeout_s))
+		flow_table_end(ft, f, FLOW_END_CLOSED, end_cb, ud);
 }
 
 void flow_table_flush(struct flow_table *ft,
@@ -279,11 +296,13 @@ void flow_table_flush(struct flow_table *ft,
 		      void *ud)
 {
 	for (;;) {
-		struct flow *a = ft->tail[0], *b = ft->tail[1];
+		struct flow *a = oldest_live(ft), *b = kt_tail(ft->kt, FLOW_CLOSED);
 		struct flow *f = !a ? b : !b ? a : (a->last_us <= b->last_us ? a : b);
 		if (!f)
 			break;
-		flow_table_end(ft, f, f->list ? FLOW_END_CLOSED : FLOW_END_EXIT,
+		flow_table_end(ft, f,
+			       kt_list_of(f) == FLOW_CLOSED ? FLOW_END_CLOSED
+							    : FLOW_END_EXIT,
 			       end_cb, ud);
 	}
 }

@@ -1,4 +1,16 @@
-/* flow_table.h - bidirectional TCP flow table with LRU eviction. */
+/*
+ * flow_table.h - bidirectional TCP flows, entries of one keyed table
+ * (util/ktable.h) on three recency lists:
+ * - open: connections that have not (yet) sent an MQTT CONNECT;
+ * - closed: FIN from both sides or RST, kept briefly for late packets;
+ * - session: open connections whose CONNECT was parsed. Their client id
+ *   and username are what every detector keys on.
+ * A new flow displaces the oldest closed flow, else the oldest open one,
+ * never a session: a flood of connections that send no CONNECT (spoofed
+ * SYNs) cannot push out an established session. Sessions hold at most
+ * FLOW_SESSION_SHARE_PCT of the table; past that the oldest session is
+ * ended to admit a new one.
+ */
 #ifndef MQTTIDS_FLOW_TABLE_H
 #define MQTTIDS_FLOW_TABLE_H
 
@@ -7,6 +19,7 @@
 #include <stdint.h>
 
 #include "net/pkt_decode.h"
+#include "util/ktable.h"
 
 struct tcp_seg;
 struct mqtt_state;
@@ -33,11 +46,9 @@ enum flow_app {
 };
 
 struct flow {
-	struct flow *hnext;
-	struct flow *lprev, *lnext;
-	uint32_t hash;
+	struct kt_node node; /* the table's */
+	uint64_t touch_seq;  /* order of the latest use, across lists */
 	uint8_t family;
-	uint8_t list;     /* which LRU list: 0 open, 1 closed */
 	/* Oriented client -> server once known (SYN, CONNECT or port). */
 	uint8_t cli[16];
 	uint8_t srv[16];
@@ -77,9 +88,20 @@ struct flow_cfg {
 	bool vlan_tracking;
 };
 
+/* The share of the table established sessions may hold, in percent. */
+#define FLOW_SESSION_SHARE_PCT 87u
+
+/* Which list a flow is on (flow_table_touch). */
+enum flow_state {
+	FLOW_OPEN = 0,
+	FLOW_CLOSED = 1,
+	FLOW_SESSION = 2,
+};
+
 struct flow_stats {
 	uint64_t created;
 	uint64_t evicted_lru;   /* table full: least recently used dropped */
+	uint64_t evicted_sessions; /* of which were sessions (the share is full) */
 	uint64_t timed_out;
 	uint64_t closed;
 	uint64_t ended_at_exit;
@@ -103,8 +125,14 @@ struct flow *flow_table_get(struct flow_table *ft, const struct pkt *pkt,
 			    void (*end_cb)(void *ud, struct flow *f, int why),
 			    void *ud);
 
-/* Marks use: moves f to the front of its LRU list. */
-void flow_table_touch(struct flow_table *ft, struct flow *f, bool closed);
+/*
+ * Marks use: moves f to the front of the list of state. A session past
+ * the sessions' share ends the oldest session first (FLOW_END_EVICTED).
+ */
+void flow_table_touch(struct flow_table *ft, struct flow *f,
+		      enum flow_state state,
+		      void (*end_cb)(void *ud, struct flow *f, int why),
+		      void *ud);
 
 /* Swaps client and server sides (before any stream data was parsed). */
 void flow_swap(struct flow *f);
@@ -130,5 +158,8 @@ void flow_table_flush(struct flow_table *ft,
 		      void *ud);
 
 const struct flow_stats *flow_table_stats(const struct flow_table *ft);
+
+/* The table underneath, for its counters. */
+const struct ktable *flow_table_kt(const struct flow_table *ft);
 
 #endif

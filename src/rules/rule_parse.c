@@ -1883,6 +1883,7 @@ static int add_rule(struct pctx *P)
 		return oom(P);
 	*slot = *r; /* the slot owns what r pointed to now */
 	memset(r, 0, sizeof(*r));
+	slot->index = (uint32_t)rs->n;
 	rs->rules[rs->n++] = slot;
 	return 0;
 }

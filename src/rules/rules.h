@@ -119,6 +119,7 @@ struct rule {
 	char *raw;          /* the rule as written, whitespace collapsed */
 	char *file;         /* where it came from */
 	unsigned line;
+	uint32_t index;     /* position in its ruleset, from 0 */
 
 	/* thresholds (seconds); threshold 1 alerts on every match */
 	uint32_t threshold;

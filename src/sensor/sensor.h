@@ -262,5 +262,7 @@ extern const struct sensor_detector sensor_inactivity_detector;
 
 /* Takeovers the takeover detector reported (its state), for counters. */
 uint64_t sensor_takeover_count(const void *state);
+/* Bytes one client id takes in the takeover table (entry and index). */
+uint64_t sensor_takeover_entry_bytes(void);
 
 #endif

@@ -335,6 +335,11 @@ static void takeover_stats(void *state, struct sensor_stats *out)
 	sensor_stats_add(out, "evicted", t->evicted);
 }
 
+uint64_t sensor_takeover_entry_bytes(void)
+{
+	return sizeof(struct cid) + 2 * sizeof(struct cid *);
+}
+
 uint64_t sensor_takeover_count(const void *state)
 {
 	return state ? ((const struct takeover *)state)->takeovers : 0;

@@ -212,7 +212,9 @@ static void test_load_yaml(void **state)
 	assert_int_equal(c.n_ports, 2);
 	assert_int_equal(c.ports[0], 1883);
 	assert_int_equal(c.ports[1], 8883);
-	assert_int_equal(c.flow.max_flows, 65536); /* bad value skipped */
+	struct engine_cfg d;
+	engine_cfg_default(&d);
+	assert_int_equal(c.flow.max_flows, d.flow.max_flows); /* bad value skipped */
 	assert_int_equal(c.flow.idle_timeout_s, 30);
 	assert_int_equal(c.reasm.memcap, 1048576);
 	/* Diagnostics name FILE:LINE:COLUMN. */
@@ -223,6 +225,49 @@ static void test_load_yaml(void **state)
 	snprintf(want, sizeof(want), "%s:8:14: bad value 'lots' for flow.max-flows", path);
 	if (!strstr(diag, want))
 		fail_msg("stderr lacks \"%s\":\n%s", want, diag);
+	unlink(path);
+}
+
+/*
+ * memory.budget sizes every table not set on its own, whichever comes
+ * first in the file; the default budget is 64 MB in documented shares.
+ */
+static void test_memory_budget(void **state)
+{
+	(void)state;
+	struct engine_cfg d;
+	engine_cfg_default(&d);
+	assert_int_equal(d.mem_budget, 64u << 20);
+	assert_int_equal(d.reasm.memcap, 8u << 20);
+	assert_int_equal(d.mqtt.buf_memcap, 8u << 20);
+	assert_int_equal(d.mqtt.tx_memcap, 8u << 20);
+	uint64_t sum = 0;
+	for (unsigned p = 0; p < BUDGET__COUNT; p++)
+		sum += engine_budget_share(p);
+	assert_true(sum <= 64);
+	/* Each table's count times its entry size fits its share. */
+	assert_true((uint64_t)d.flow.max_flows *
+			    engine_budget_entry_bytes(&d, BUDGET_FLOWS) <=
+		    (64u << 20) / 64 * engine_budget_share(BUDGET_FLOWS));
+	assert_true((uint64_t)d.ids.detect.max_trackers *
+			    engine_budget_entry_bytes(&d, BUDGET_TRACKERS) <=
+		    (64u << 20) / 64 * engine_budget_share(BUDGET_TRACKERS));
+	const char *path = write_temp("detect:\n"
+				      "  max-trackers: 1000\n"
+				      "memory:\n"
+				      "  budget: 256mb\n"
+				      "stream:\n"
+				      "  memcap: 1mb\n");
+	struct engine_cfg c;
+	engine_cfg_default(&c);
+	char err[256], diag[512];
+	assert_int_equal(load_capturing(path, &c, err, sizeof(err), diag, sizeof(diag)), 0);
+	assert_int_equal(c.mem_budget, 256u << 20);
+	assert_int_equal(c.ids.detect.max_trackers, 1000); /* set before: kept */
+	assert_int_equal(c.reasm.memcap, 1u << 20);        /* set after: kept */
+	assert_int_equal(c.mqtt.buf_memcap, 32u << 20);
+	assert_true(c.flow.max_flows >= 4 * d.flow.max_flows - 4);
+	assert_true(c.ids.detect.max_client_ids >= 4 * d.ids.detect.max_client_ids - 4);
 	unlink(path);
 }
 
@@ -270,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_set_unknown_key),
 		cmocka_unit_test(test_set_ports),
 		cmocka_unit_test(test_load_yaml),
+		cmocka_unit_test(test_memory_budget),
 		cmocka_unit_test(test_load_keeps_default_port),
 		cmocka_unit_test(test_load_errors),
 	};

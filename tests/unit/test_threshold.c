@@ -75,7 +75,9 @@ static enum thr_verdict hit(struct thr_table *t, const void *owner,
 {
 	struct thr_key k = key_of(owner, ip);
 	struct thr_entry *dummy;
-	return thr_hit(t, &k, p, ts, e ? e : &dummy);
+	struct thr_params q = *p;
+	q.part = owner == &owner_b; /* each owner its partition */
+	return thr_hit(t, &k, &q, ts, e ? e : &dummy);
 }
 
 /* ---- threshold ---- */
@@ -85,9 +87,9 @@ static void test_brute_force_fires_at_fifth(void **state)
 {
 	(void)state;
 	struct ends r = { 0 };
-	struct thr_table *t = thr_new(16, 0, on_end, &r);
+	struct thr_table *t = thr_new(16, 2, 0, on_end, &r);
 	assert_non_null(t);
-	struct thr_params p = { 5, 60, 60 };
+	struct thr_params p = { 5, 60, 60, 0 };
 	uint64_t t0 = S(1662363001) + 958344;
 	struct thr_entry *e;
 	uint64_t ts[5] = { t0, t0 + S(3), t0 + S(3) + 1, t0 + S(4), t0 + S(5) };
@@ -117,8 +119,8 @@ static void test_brute_force_fires_at_fifth(void **state)
 static void test_threshold_one_and_zero(void **state)
 {
 	(void)state;
-	struct thr_table *t = thr_new(4, 0, NULL, NULL);
-	struct thr_params p1 = { 1, 60, 0 }, p0 = { 0, 60, 0 };
+	struct thr_table *t = thr_new(4, 2, 0, NULL, NULL);
+	struct thr_params p1 = { 1, 60, 0, 0 }, p0 = { 0, 60, 0, 0 };
 	struct thr_entry *e;
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(hit(t, &owner_a, IP1, &p1, S(10 + i), &e), THR_FIRED);
@@ -136,8 +138,8 @@ static void test_threshold_one_and_zero(void **state)
 static void test_window_exact_interval_counted(void **state)
 {
 	(void)state;
-	struct thr_table *t = thr_new(4, 0, NULL, NULL);
-	struct thr_params p = { 2, 16, 0 };
+	struct thr_table *t = thr_new(4, 2, 0, NULL, NULL);
+	struct thr_params p = { 2, 16, 0, 0 };
 	struct thr_entry *e;
 	/* Exactly one interval apart, on bucket boundaries: counted. */
 	assert_int_equal(hit(t, &owner_a, IP1, &p, S(100), &e), THR_COUNTED);
@@ -153,8 +155,8 @@ static void test_window_exact_interval_counted(void **state)
 static void test_window_tolerance(void **state)
 {
 	(void)state;
-	struct thr_table *t = thr_new(4, 0, NULL, NULL);
-	struct thr_params p = { 2, 16, 0 };
+	struct thr_table *t = thr_new(4, 2, 0, NULL, NULL);
+	struct thr_params p = { 2, 16, 0, 0 };
 	struct thr_entry *e;
 	/* 16.99 s apart, first at a bucket start: still counted (tolerance). */
 	assert_int_equal(hit(t, &owner_a, IP1, &p, S(100), &e), THR_COUNTED);
@@ -179,14 +181,14 @@ static void test_window_tolerance(void **state)
 static void test_window_tolerance_random(void **state)
 {
 	(void)state;
-	struct thr_table *t = thr_new(2, 0, NULL, NULL);
+	struct thr_table *t = thr_new(2, 2, 0, NULL, NULL);
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	for (int i = 0; i < 20000; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
 		uint32_t iv = 1 + (uint32_t)(x % 300);
-		struct thr_params p = { 2, iv, 0 };
+		struct thr_params p = { 2, iv, 0, 0 };
 		uint64_t win = S(iv), tol = win + win / 16;
 		uint64_t t0 = S(1000000) + (x >> 20) % S(1000);
 		uint64_t d_in = (x >> 8) % (win + 1);
@@ -207,8 +209,8 @@ static void test_window_tolerance_random(void **state)
 static void test_window_slides(void **state)
 {
 	(void)state;
-	struct thr_table *t = thr_new(4, 0, NULL, NULL);
-	struct thr_params p = { 4, 16, 0 };
+	struct thr_table *t = thr_new(4, 2, 0, NULL, NULL);
+	struct thr_params p = { 4, 16, 0, 0 };
 	struct thr_entry *e;
 	hit(t, &owner_a, IP1, &p, S(0) + 1, &e);
 	hit(t, &owner_a, IP1, &p, S(5), &e);
@@ -227,8 +229,8 @@ static void test_window_slides(void **state)
 static void test_excessive_publish_twenty(void **state)
 {
 	(void)state;
-	struct thr_table *t = thr_new(4, 0, NULL, NULL);
-	struct thr_params p = { 20, 5, 5 };
+	struct thr_table *t = thr_new(4, 2, 0, NULL, NULL);
+	struct thr_params p = { 20, 5, 5, 0 };
 	struct thr_entry *e;
 	uint64_t t0 = S(1660157050) + 176617;
 	for (int i = 0; i < 19; i++)
@@ -247,8 +249,8 @@ static void test_cooldown_aggregates_and_updates(void **state)
 {
 	(void)state;
 	struct ends r = { 0 };
-	struct thr_table *t = thr_new(4, 0, on_end, &r);
-	struct thr_params p = { 20, 5, 5 };
+	struct thr_table *t = thr_new(4, 2, 0, on_end, &r);
+	struct thr_params p = { 20, 5, 5, 0 };
 	struct thr_entry *e;
 	uint64_t t0 = S(1000);
 	for (int i = 0; i < 25; i++) {
@@ -285,8 +287,8 @@ static void test_cooldown_without_additions(void **state)
 {
 	(void)state;
 	struct ends r = { 0 };
-	struct thr_table *t = thr_new(4, 0, on_end, &r);
-	struct thr_params p = { 1, 10, 10 };
+	struct thr_table *t = thr_new(4, 2, 0, on_end, &r);
+	struct thr_params p = { 1, 10, 10, 0 };
 	struct thr_entry *e;
 	assert_int_equal(hit(t, &owner_a, IP1, &p, S(50), &e), THR_FIRED);
 	thr_expire(t, S(70));
@@ -302,8 +304,8 @@ static void test_rearm_on_next_event(void **state)
 {
 	(void)state;
 	struct ends r = { 0 };
-	struct thr_table *t = thr_new(4, 0, on_end, &r);
-	struct thr_params p = { 2, 10, 30 };
+	struct thr_table *t = thr_new(4, 2, 0, on_end, &r);
+	struct thr_params p = { 2, 10, 30, 0 };
 	struct thr_entry *e;
 	hit(t, &owner_a, IP1, &p, S(100), &e);
 	assert_int_equal(hit(t, &owner_a, IP1, &p, S(101), &e), THR_FIRED);
@@ -330,8 +332,8 @@ static void test_cooldown_zero(void **state)
 {
 	(void)state;
 	struct ends r = { 0 };
-	struct thr_table *t = thr_new(4, 0, on_end, &r);
-	struct thr_params p = { 3, 60, 0 };
+	struct thr_table *t = thr_new(4, 2, 0, on_end, &r);
+	struct thr_params p = { 3, 60, 0, 0 };
 	struct thr_entry *e;
 	enum thr_verdict want[7] = { THR_COUNTED, THR_COUNTED, THR_FIRED,
 				     THR_COUNTED, THR_COUNTED, THR_FIRED,
@@ -355,11 +357,11 @@ static void test_expire_in_deadline_order(void **state)
 {
 	(void)state;
 	struct ends r = { 0 };
-	struct thr_table *t = thr_new(16, 0, on_end, &r);
+	struct thr_table *t = thr_new(16, 2, 0, on_end, &r);
 	static const uint32_t cd[6] = { 50, 10, 40, 20, 60, 30 };
 	struct thr_entry *e;
 	for (uint32_t i = 0; i < 6; i++) {
-		struct thr_params p = { 1, 10, cd[i] };
+		struct thr_params p = { 1, 10, cd[i], 0 };
 		assert_int_equal(hit(t, &owner_a, 100 + i, &p, S(1000), &e), THR_FIRED);
 	}
 	assert_int_equal(thr_next_deadline(t), S(1010));
@@ -370,7 +372,7 @@ static void test_expire_in_deadline_order(void **state)
 	assert_int_equal(r.v[2].target, 105);
 	assert_int_equal(thr_next_deadline(t), S(1040));
 	/* End of input at 1045: the rest are cut at the last event time. */
-	struct thr_params p = { 5, 10, 10 };
+	struct thr_params p = { 5, 10, 10, 0 };
 	hit(t, &owner_b, IP1, &p, S(1045), &e);
 	thr_flush(t);
 	assert_int_equal(r.n, 6);
@@ -394,8 +396,8 @@ static void test_lru_flood_bounded(void **state)
 {
 	(void)state;
 	struct ends r = { 0 };
-	struct thr_table *t = thr_new(64, 24, on_end, &r);
-	struct thr_params p = { 3, 60, 60 };
+	struct thr_table *t = thr_new(64, 2, 24, on_end, &r);
+	struct thr_params p = { 3, 60, 60, 0 };
 	struct thr_entry *e;
 	/* A tracker in cooldown with added matches. */
 	hit(t, &owner_a, IP1, &p, S(10), &e);
@@ -408,28 +410,32 @@ static void test_lru_flood_bounded(void **state)
 	for (int i = 0; i < 24; i++)
 		assert_int_equal(u[i], 0);
 	memset(u, 0xab, 24);
-	/* A flood of distinct targets. */
+	/* One below the threshold: two matches. */
+	hit(t, &owner_a, IP2, &p, S(14), &e);
+	hit(t, &owner_a, IP2, &p, S(14), &e);
+	/* A flood of distinct targets, each matching once. */
 	for (uint32_t i = 0; i < 100000; i++) {
-		hit(t, &owner_b, 0x0a000000 + i, &p, S(15) + i, &e);
+		hit(t, &owner_b, 0x0a000000 + i, &p, S(15) + i % 40, &e);
 		assert_true(thr_stats(t)->active <= 64);
 	}
 	const struct thr_stats *st = thr_stats(t);
 	assert_int_equal(st->active, 64);
-	assert_int_equal(st->created, 100001);
-	assert_int_equal(st->evicted, 100001 - 64);
-	assert_int_equal(st->evicted_cooling, 1);
-	/* The first eviction was the cooling tracker: its update went out. */
-	assert_true(r.n_all >= 1);
-	assert_int_equal(r.v[0].target, IP1);
-	assert_int_equal(r.v[0].why, THR_END_EVICT);
-	assert_true(r.v[0].cooling);
-	assert_int_equal(r.v[0].total, 5);
-	assert_int_equal(r.v[0].added, 2);
-	assert_int_equal(r.v[0].ts_us, S(15) + 63); /* event time of the eviction */
-	assert_int_equal(r.n_all, 100001 - 64);
-	assert_null(thr_find(t, &(struct thr_key){ 0 }));
+	assert_int_equal(st->created, 100002);
+	assert_int_equal(st->evicted, 100002 - 64);
+	/* Only one-match trackers were pushed out. */
+	assert_int_equal(st->evicted_kept, 0);
+	assert_int_equal(st->evicted_cooling, 0);
+	assert_int_equal(st->kept, 2);
+	assert_int_equal(r.n_all, 100002 - 64);
 	struct thr_key k = key_of(&owner_a, IP1);
-	assert_null(thr_find(t, &k));
+	e = thr_find(t, &k);
+	assert_non_null(e);
+	assert_true(e->cooling);
+	assert_int_equal(e->total, 5);
+	u = thr_user(e);
+	assert_int_equal(u[0], 0xab);
+	/* The near-threshold one fires on its next match. */
+	assert_int_equal(hit(t, &owner_a, IP2, &p, S(50), &e), THR_FIRED);
 	/* The newest ones are still there, with zeroed user bytes. */
 	k = key_of(&owner_b, 0x0a000000 + 99999);
 	e = thr_find(t, &k);
@@ -438,7 +444,88 @@ static void test_lru_flood_bounded(void **state)
 	u = thr_user(e);
 	for (int i = 0; i < 24; i++)
 		assert_int_equal(u[i], 0);
+	k = key_of(&owner_b, 0x0a000000);
+	assert_null(thr_find(t, &k));
+	thr_free(t);
+}
+
+/*
+ * Trackers that count twice displace each other: the "kept" list is
+ * bounded, its oldest go back to "new" and are evicted from there, a
+ * cooling one with its update.
+ */
+static void test_kept_flood_demotes(void **state)
+{
+	(void)state;
+	struct ends r = { 0 };
+	struct thr_table *t = thr_new(64, 2, 0, on_end, &r);
+	struct thr_params p = { 3, 60, 60, 0 };
+	struct thr_entry *e;
+	for (int i = 0; i < 3; i++)
+		hit(t, &owner_a, IP1, &p, S(10), &e);
+	assert_true(e->cooling);
+	assert_int_equal(hit(t, &owner_a, IP1, &p, S(11), &e), THR_ADDED);
+	/* The same owner's keys: the flood is its own largest partition. */
+	for (uint32_t i = 0; i < 1000; i++) {
+		hit(t, &owner_a, 0x0a000000 + i, &p, S(12), &e);
+		hit(t, &owner_a, 0x0a000000 + i, &p, S(12), &e);
+	}
+	const struct thr_stats *st = thr_stats(t);
+	assert_int_equal(st->active, 64);
+	assert_int_equal(st->kept, 64 * THR_KEPT_SHARE_PCT / 100);
+	assert_true(st->demoted > 0);
+	assert_int_equal(st->evicted_cooling, 1);
+	assert_true(r.n_all >= 1);
+	assert_int_equal(r.v[0].target, IP1);
+	assert_int_equal(r.v[0].why, THR_END_EVICT);
+	assert_true(r.v[0].cooling);
+	assert_int_equal(r.v[0].total, 4);
+	assert_int_equal(r.v[0].added, 1);
+	assert_int_equal(r.v[0].ts_us, S(12));
+	struct thr_key k = key_of(&owner_a, IP1);
+	assert_null(thr_find(t, &k));
 	assert_int_equal(thr_next_deadline(t), UINT64_MAX);
+	thr_free(t);
+}
+
+/*
+ * Fair between owners: a flood of one owner's keys (a SYN flood rule)
+ * displaces that owner's trackers, not another's one-match tracker, and
+ * not another's kept trackers by demotion either.
+ */
+static void test_flood_is_fair_between_owners(void **state)
+{
+	(void)state;
+	struct thr_table *t = thr_new(64, 2, 0, NULL, NULL);
+	struct thr_params p = { 5, 60, 60, 0 };
+	struct thr_entry *e;
+	hit(t, &owner_a, IP1, &p, S(1), &e);
+	hit(t, &owner_a, IP2, &p, S(1), &e);
+	hit(t, &owner_a, IP2, &p, S(1), &e);
+	for (uint32_t i = 0; i < 70000; i++) {
+		/* Every tenth key matches twice: owner_b fills "kept" too. */
+		hit(t, &owner_b, 0x0a000000 + i, &p, S(2), &e);
+		if (i % 10 == 0)
+			hit(t, &owner_b, 0x0a000000 + i, &p, S(2), &e);
+	}
+	const struct thr_stats *st = thr_stats(t);
+	assert_int_equal(st->active, 64);
+	assert_true(st->demoted > 0);
+	struct thr_key k = key_of(&owner_a, IP1);
+	e = thr_find(t, &k);
+	assert_non_null(e);
+	assert_int_equal(e->window, 1);
+	k = key_of(&owner_a, IP2);
+	e = thr_find(t, &k);
+	assert_non_null(e);
+	assert_int_equal(e->window, 2);
+	/* Three more matches raise the alert the flood could not hide. */
+	hit(t, &owner_a, IP1, &p, S(3), &e);
+	hit(t, &owner_a, IP1, &p, S(4), &e);
+	hit(t, &owner_a, IP1, &p, S(5), &e);
+	assert_int_equal(hit(t, &owner_a, IP1, &p, S(6), &e), THR_FIRED);
+	assert_int_equal(e->total, 5);
+	assert_int_equal(e->first_us, S(1));
 	thr_free(t);
 }
 
@@ -446,8 +533,8 @@ static void test_lru_flood_bounded(void **state)
 static void test_lru_keeps_recent(void **state)
 {
 	(void)state;
-	struct thr_table *t = thr_new(4, 0, NULL, NULL);
-	struct thr_params p = { 100, 60, 0 };
+	struct thr_table *t = thr_new(4, 2, 0, NULL, NULL);
+	struct thr_params p = { 100, 60, 0, 0 };
 	struct thr_entry *e;
 	for (uint32_t i = 0; i < 4; i++)
 		hit(t, &owner_a, i, &p, S(1), &e);
@@ -467,8 +554,8 @@ static void test_lru_keeps_recent(void **state)
 static void test_small_backwards_jumps(void **state)
 {
 	(void)state;
-	struct thr_table *t = thr_new(4, 0, NULL, NULL);
-	struct thr_params p = { 4, 10, 10 };
+	struct thr_table *t = thr_new(4, 2, 0, NULL, NULL);
+	struct thr_params p = { 4, 10, 10, 0 };
 	struct thr_entry *e;
 	assert_int_equal(hit(t, &owner_a, IP1, &p, S(100), &e), THR_COUNTED);
 	assert_int_equal(hit(t, &owner_a, IP1, &p, S(99) + MS(500), &e), THR_COUNTED);
@@ -489,8 +576,8 @@ static void test_small_backwards_jumps(void **state)
 static void test_large_backwards_jump(void **state)
 {
 	(void)state;
-	struct thr_table *t = thr_new(4, 0, NULL, NULL);
-	struct thr_params p = { 3, 10, 0 };
+	struct thr_table *t = thr_new(4, 2, 0, NULL, NULL);
+	struct thr_params p = { 3, 10, 0, 0 };
 	struct thr_entry *e;
 	hit(t, &owner_a, IP1, &p, S(5000), &e);
 	hit(t, &owner_a, IP1, &p, S(5001), &e);
@@ -511,8 +598,8 @@ static void test_large_backwards_jump(void **state)
 static void test_empty_key(void **state)
 {
 	(void)state;
-	struct thr_table *t = thr_new(4, 0, NULL, NULL);
-	struct thr_params p = { 2, 10, 0 };
+	struct thr_table *t = thr_new(4, 2, 0, NULL, NULL);
+	struct thr_params p = { 2, 10, 0, 0 };
 	struct thr_key k;
 	memset(&k, 0, sizeof(k));
 	k.owner = &owner_a;
@@ -539,6 +626,8 @@ int main(void)
 		cmocka_unit_test(test_cooldown_zero),
 		cmocka_unit_test(test_expire_in_deadline_order),
 		cmocka_unit_test(test_lru_flood_bounded),
+		cmocka_unit_test(test_kept_flood_demotes),
+		cmocka_unit_test(test_flood_is_fair_between_owners),
 		cmocka_unit_test(test_lru_keeps_recent),
 		cmocka_unit_test(test_small_backwards_jumps),
 		cmocka_unit_test(test_large_backwards_jump),

@@ -82,6 +82,7 @@ struct agg {
 struct trk {
 	struct agg *agg;         /* NULL: none (yet, or taken away) */
 	bool meta_lost;          /* some metadata of this cycle was dropped */
+	bool folded;             /* this cycle's alert was folded (over rate) */
 	char uuid[33];           /* of the alert of the current cycle */
 	/* The latest matching event, for update records. */
 	uint8_t family;
@@ -89,6 +90,20 @@ struct trk {
 	uint16_t sport, dport;
 	uint64_t flow_id;
 	uint64_t pcap_cnt;
+};
+
+/*
+ * A rule's alert rate: new alerts in the current window, and the fold of
+ * the alerts over the rate (and of their later matches) not written yet.
+ */
+struct rule_rate {
+	uint64_t win_start_us;
+	uint32_t n;
+	bool pending;            /* on d->pending: a fold to write */
+	uint8_t fold_family;     /* the first folded target */
+	uint8_t fold_addr[16];
+	uint64_t fold_alerts, fold_matches;
+	uint64_t fold_first_us, fold_last_us;
 };
 
 struct detect {
@@ -99,7 +114,8 @@ struct detect {
 	struct sensors *sn;      /* the detectors; NULL: none */
 	void *takeover;          /* the takeover detector's state, for its counter */
 	struct thr_table *thr;
-	struct kt_pressure thr_pressure;
+	/* Pressure reports of detect_tables() (the trackers first). */
+	struct kt_pressure pressure[DETECT_TABLES_MAX];
 	struct jw pressure_meta;
 	uint64_t seq;            /* alerts raised: part of each uuid */
 
@@ -108,6 +124,11 @@ struct detect {
 	struct agg *agg_free;
 	struct agg *idle_head, *idle_tail; /* LRU of AGG_IDLE slots */
 	struct agg scratch;      /* one-shot alerts that need no slot */
+
+	/* The alert output bound, by rule index; rules with a fold to write. */
+	struct rule_rate *rates;
+	uint32_t *pending;
+	uint32_t n_pending;
 };
 
 void detect_cfg_default(struct detect_cfg *c)
@@ -115,6 +136,8 @@ void detect_cfg_default(struct detect_cfg *c)
 	c->max_trackers = 65536;
 	c->max_aggregates = 4096;
 	c->max_client_ids = 65536;
+	c->rule_alert_rate = DETECT_RULE_ALERT_RATE;
+	c->rule_alert_interval_s = DETECT_RULE_ALERT_INTERVAL_S;
 	c->log_passwords = false;
 	c->uuid_seed = 0;
 }
@@ -539,10 +562,131 @@ static void alert_meta(struct alert *al, const struct agg *a, bool lost)
 }
 
 /* A new alert from the event that reached the threshold. */
-static void alert_new(struct detect *d, const struct rule *r,
+/* ---- the alert output bound ---- */
+
+static uint64_t rate_window_us(const struct detect *d)
+{
+	uint64_t s = d->cfg.rule_alert_interval_s ? d->cfg.rule_alert_interval_s : 1;
+	return s * 1000000u;
+}
+
+static const char *addr_text(uint8_t family, const uint8_t *a, char *buf);
+
+/*
+ * Writes rule r's fold: one alert that stands for the alerts over its
+ * rate (metadata.folded_alerts) and their matches (total_violation),
+ * dated at ts_us, with the first folded target as its source.
+ */
+static void fold_flush(struct detect *d, const struct rule *r,
+		       struct rule_rate *rr, uint64_t ts_us)
+{
+	if (!rr->fold_alerts && !rr->fold_matches)
+		return;
+	struct thr_key key;
+	memset(&key, 0, sizeof(key));
+	key.owner = r;
+	key.family = rr->fold_family;
+	memcpy(key.addr, rr->fold_addr, sizeof(key.addr));
+	char tbuf[ADDR_STR];
+	struct alert al;
+	memset(&al, 0, sizeof(al));
+	uuid_make(d, r, &key, rr->fold_first_us, ts_us, al.uuid);
+	al.ts_us = ts_us;
+	al.first_us = rr->fold_first_us;
+	al.total = rr->fold_matches;
+	al.folded = rr->fold_alerts;
+	alert_rule(&al, r);
+	const char *t = addr_text(rr->fold_family, rr->fold_addr, tbuf);
+	al.src = t ? t : "unknown";
+	d->st.folds++;
+	rr->fold_alerts = rr->fold_matches = 0;
+	if (d->emit.alert)
+		d->emit.alert(d->emit.ud, &al);
+}
+
+/* Adds to rule r's fold; the first target named becomes its source. */
+static void fold_add(struct detect *d, const struct rule *r,
+		     const struct thr_key *target, uint64_t alerts,
+		     uint64_t matches, uint64_t first_us, uint64_t ts_us)
+{
+	struct rule_rate *rr = &d->rates[r->index];
+	if (!rr->fold_alerts && !rr->fold_matches) {
+		rr->fold_family = target->family;
+		memcpy(rr->fold_addr, target->addr, sizeof(rr->fold_addr));
+		rr->fold_first_us = first_us;
+	}
+	if (first_us < rr->fold_first_us)
+		rr->fold_first_us = first_us;
+	if (ts_us > rr->fold_last_us)
+		rr->fold_last_us = ts_us;
+	rr->fold_alerts += alerts;
+	rr->fold_matches += matches;
+	d->st.alerts_folded += alerts;
+	if (!rr->pending) {
+		rr->pending = true;
+		d->pending[d->n_pending++] = r->index;
+	}
+}
+
+/*
+ * Whether a new alert of rule r at ts_us is over the rule's rate. A new
+ * window starts at the first alert after the last one ended; the fold of
+ * the ended window is written first, at that window's end.
+ */
+static bool rate_exceeded(struct detect *d, const struct rule *r,
+			  uint64_t ts_us)
+{
+	if (!d->cfg.rule_alert_rate || !d->rates)
+		return false;
+	struct rule_rate *rr = &d->rates[r->index];
+	uint64_t w = rate_window_us(d);
+	if (!rr->n || ts_us >= rr->win_start_us + w) {
+		fold_flush(d, r, rr, rr->n ? rr->win_start_us + w : ts_us);
+		rr->win_start_us = ts_us;
+		rr->n = 0;
+	}
+	if (rr->n < d->cfg.rule_alert_rate) {
+		rr->n++;
+		return false;
+	}
+	return true;
+}
+
+/* Writes the folds of windows that ended by now_us (flush: every fold). */
+static void folds_due(struct detect *d, uint64_t now_us, bool flush)
+{
+	uint64_t w = rate_window_us(d);
+	uint32_t keep = 0;
+	for (uint32_t i = 0; i < d->n_pending; i++) {
+		uint32_t ri = d->pending[i];
+		struct rule_rate *rr = &d->rates[ri];
+		uint64_t end = rr->win_start_us + w;
+		if (!flush && now_us < end) {
+			d->pending[keep++] = ri;
+			continue;
+		}
+		rr->pending = false;
+		const struct rule *r = ruleset_get(d->rs, ri);
+		uint64_t at = end < now_us ? end : now_us;
+		fold_flush(d, r, rr, at > rr->fold_last_us ? at : rr->fold_last_us);
+	}
+	d->n_pending = keep;
+}
+
+/*
+ * A new alert (the threshold was reached): written, or folded when the
+ * rule is over its rate. Returns whether it was written.
+ */
+static bool alert_new(struct detect *d, const struct rule *r,
 		      struct thr_entry *e, struct trk *k, const struct agg *a,
 		      const struct det_event *ev, bool target_src)
 {
+	if (rate_exceeded(d, r, ev->ts_us)) {
+		k->folded = true;
+		fold_add(d, r, &e->key, 1, e->total, e->first_us, ev->ts_us);
+		return false;
+	}
+	k->folded = false;
 	struct alert al;
 	memset(&al, 0, sizeof(al));
 	uuid_make(d, r, &e->key, e->first_us, ev->ts_us, k->uuid);
@@ -565,6 +709,7 @@ static void alert_new(struct detect *d, const struct rule *r,
 	d->st.alerts++;
 	if (d->emit.alert)
 		d->emit.alert(d->emit.ud, &al);
+	return true;
 }
 
 static const char *addr_text(uint8_t family, const uint8_t *a, char *buf)
@@ -613,8 +758,14 @@ static void on_cycle_end(void *ud, struct thr_entry *e, enum thr_end why,
 {
 	struct detect *d = ud;
 	struct trk *k = thr_user(e);
-	if (e->cooling && e->added)
-		alert_update(d, e, k, ts_us);
+	if (e->cooling && e->added) {
+		if (k->folded) /* its alert was folded: so are its updates */
+			fold_add(d, e->key.owner, &e->key, 0, e->added,
+				 e->first_us, ts_us);
+		else
+			alert_update(d, e, k, ts_us);
+	}
+	k->folded = false;
 	agg_release(d, k);
 	k->meta_lost = false;
 	if (why == THR_END_EVICT)
@@ -651,7 +802,10 @@ static void on_match(struct detect *d, const struct rule *r,
 	}
 
 	struct agg *a;
-	if (!ev->msg && !ev->st && !(ev->flow && ev->flow->mqtt) && !ev->meta) {
+	if (k->folded && v == THR_ADDED) {
+		/* Its alert was folded: no update will carry metadata. */
+		a = NULL;
+	} else if (!ev->msg && !ev->st && !(ev->flow && ev->flow->mqtt) && !ev->meta) {
 		/* Nothing to add (a SYN, a decoder event): no slot is taken, so
 		 * a flood of such events does not churn the slots. */
 		a = k->agg;
@@ -682,8 +836,7 @@ static void on_match(struct detect *d, const struct rule *r,
 
 	if (v != THR_FIRED)
 		return;
-	alert_new(d, r, e, k, a, ev, target_src);
-	if (e->cooling) {
+	if (alert_new(d, r, e, k, a, ev, target_src) && e->cooling) {
 		agg_pin(d, k);
 	} else {
 		agg_release(d, k);
@@ -780,7 +933,11 @@ struct detect *detect_new(const struct detect_cfg *cfg,
 			 sizeof(struct trk), on_cycle_end, d);
 	/* Slots and entries are taken in pool order: untouched ones cost no RSS. */
 	d->aggs = calloc(d->cfg.max_aggregates, sizeof(*d->aggs));
-	if (!d->thr || !d->aggs) {
+	if (n_rules) {
+		d->rates = calloc(n_rules, sizeof(*d->rates));
+		d->pending = calloc(n_rules, sizeof(*d->pending));
+	}
+	if (!d->thr || !d->aggs || (n_rules && (!d->rates || !d->pending))) {
 		detect_free(d);
 		return NULL;
 	}
@@ -813,6 +970,8 @@ void detect_free(struct detect *d)
 	sensors_free(d->sn);
 	thr_free(d->thr);
 	jw_deinit(&d->pressure_meta);
+	free(d->rates);
+	free(d->pending);
 	free(d->aggs);
 	free(d);
 }
@@ -874,16 +1033,29 @@ uint64_t detect_client_id_bytes(void)
 	return sensor_takeover_entry_bytes();
 }
 
-const struct ktable *detect_tracker_table(const struct detect *d)
+size_t detect_tables(const struct detect *d, const struct ktable **out,
+		     size_t max)
 {
-	return thr_ktable(d->thr);
+	if (!max)
+		return 0;
+	out[0] = thr_ktable(d->thr);
+	return 1 + sensors_tables(d->sn, out + 1, max - 1);
+}
+
+/* Eviction pressure of every table of detection and its detectors. */
+static void tables_pressure(struct detect *d, uint64_t now_us, bool flush)
+{
+	const struct ktable *kts[DETECT_TABLES_MAX];
+	size_t n = detect_tables(d, kts, DETECT_TABLES_MAX);
+	for (size_t i = 0; i < n; i++)
+		detect_table_pressure(d, kts[i], &d->pressure[i], now_us, flush);
 }
 
 void detect_tick(struct detect *d, uint64_t now_us)
 {
 	thr_expire(d->thr, now_us);
-	detect_table_pressure(d, thr_ktable(d->thr), &d->thr_pressure, now_us,
-			      false);
+	folds_due(d, now_us, false);
+	tables_pressure(d, now_us, false);
 	sensors_tick(d->sn, now_us);
 }
 
@@ -897,6 +1069,6 @@ void detect_finish(struct detect *d, uint64_t now_us)
 {
 	sensors_tick(d->sn, now_us);
 	thr_flush(d->thr);
-	detect_table_pressure(d, thr_ktable(d->thr), &d->thr_pressure, now_us,
-			      true);
+	folds_due(d, now_us, true);
+	tables_pressure(d, now_us, true);
 }

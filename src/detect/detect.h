@@ -31,6 +31,14 @@ struct detect_cfg {
 	uint32_t max_trackers;   /* (rule, target) window states; LRU beyond */
 	uint32_t max_aggregates; /* alerts collecting metadata at once */
 	uint32_t max_client_ids; /* client ids tracked for takeover */
+	/*
+	 * Alert output bound: at most rule_alert_rate new alerts per rule
+	 * per rule_alert_interval_s of event time (0: no bound). Further
+	 * alerts of that rule are folded: counted, and reported as one
+	 * alert per rule and window with metadata.folded_alerts.
+	 */
+	uint32_t rule_alert_rate;
+	uint32_t rule_alert_interval_s;
 	bool log_passwords;      /* metadata.mqtt.auth.password[] filled */
 	/*
 	 * Seed of alert uuids. 0 (offline reads): uuids are a hash of the
@@ -39,6 +47,10 @@ struct detect_cfg {
 	 */
 	uint64_t uuid_seed;
 };
+
+/* The default alert output bound: new alerts per rule per interval. */
+#define DETECT_RULE_ALERT_RATE 100u
+#define DETECT_RULE_ALERT_INTERVAL_S 60u
 
 void detect_cfg_default(struct detect_cfg *c);
 
@@ -53,6 +65,8 @@ struct detect_stats {
 	uint64_t metadata_dropped;
 	uint64_t findings;       /* detectors' reports */
 	uint64_t takeovers;      /* of which client-id takeovers */
+	uint64_t alerts_folded;  /* alerts over the per-rule rate, folded */
+	uint64_t folds;          /* fold records written */
 };
 
 /* Where detection's results go. */
@@ -120,8 +134,11 @@ uint64_t detect_tracker_bytes(void);
 uint64_t detect_aggregate_bytes(void);
 uint64_t detect_client_id_bytes(void);
 
-/* The trackers' table, for the stats record. */
-const struct ktable *detect_tracker_table(const struct detect *d);
+/* Detection's bounded tables (the trackers, then each detector's), for
+ * the stats record: up to max of them into out; returns how many. */
+#define DETECT_TABLES_MAX 16
+size_t detect_tables(const struct detect *d, const struct ktable **out,
+		     size_t max);
 
 /* A flow ended (its client id is no longer held, for example). */
 void detect_flow_end(struct detect *d, const struct flow *f);

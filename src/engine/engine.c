@@ -684,8 +684,9 @@ void engine_print_stats(struct engine *e, FILE *fp)
 
 #define C(name, v) { name, v }
 #define STATS_DETECTORS_MAX 16
-#define STATS_TABLES_MAX 8
+#define STATS_TABLES_MAX (1 + DETECT_TABLES_MAX)
 #define KT_COUNTERS 10
+#define DETECT_COUNTERS 12
 
 /* A bounded table's counters for the stats record. */
 static uint32_t table_counters(const struct ktable *kt, struct out_counter *c)
@@ -756,7 +757,7 @@ void engine_write_eve_stats(struct engine *e)
 	uint32_t ng = 5;
 #undef G
 	/* Detection: its tables' evictions and drops, then each detector's. */
-	struct out_counter det[10];
+	struct out_counter det[DETECT_COUNTERS];
 	const struct detect_stats *dt = e->det ? detect_stats(e->det) : NULL;
 	if (dt) {
 		const struct out_counter d[] = {
@@ -767,16 +768,18 @@ void engine_write_eve_stats(struct engine *e)
 			C("aggregates_evicted", dt->aggregates_evicted),
 			C("metadata_dropped", dt->metadata_dropped),
 			C("findings", dt->findings), C("takeovers", dt->takeovers),
+			C("alerts_folded", dt->alerts_folded),
+			C("folds", dt->folds),
 		};
 		memcpy(det, d, sizeof(d));
-		groups[ng++] = (struct out_group){ "detect", det, 10, NULL };
+		groups[ng++] = (struct out_group){ "detect", det, DETECT_COUNTERS, NULL };
 	}
 	/* Every bounded table: size, use, evictions, refusals. */
 	const struct ktable *kts[STATS_TABLES_MAX];
 	uint32_t nt = 0;
 	kts[nt++] = flow_table_kt(e->ft);
 	if (e->det)
-		kts[nt++] = detect_tracker_table(e->det);
+		nt += (uint32_t)detect_tables(e->det, kts + nt, STATS_TABLES_MAX - nt);
 	struct out_counter tc[STATS_TABLES_MAX][KT_COUNTERS];
 	for (uint32_t i = 0; i < nt; i++)
 		groups[ng++] = (struct out_group){ kt_name(kts[i]), tc[i],

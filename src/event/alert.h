@@ -85,6 +85,13 @@ struct alert {
 	/* A data detector's one-line finding ("temperature of esp32-kitchen
 	 * 33.5 vs baseline 22.8"), for the console; NULL for rules alone. */
 	const char *detail;
+
+	/*
+	 * A fold (docs/detection.md §6, "Alert output"): how many alerts of
+	 * this rule were over its rate and not written one by one; total is
+	 * their matches, src the first of their targets. 0: not a fold.
+	 */
+	uint64_t folded;
 };
 
 #endif

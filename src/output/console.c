@@ -278,6 +278,9 @@ void console_alert(FILE *fp, struct timefmt *tf, const struct alert *a,
 		if (strcmp(ft.date, t.date) != 0)
 			cline_fmt(&l, "%s ", ft.date);
 		cline_puts(&l, ft.clock);
+		if (a->folded)
+			cline_fmt(&l, "  %llu alerts folded (rule over its alert rate)",
+				  (unsigned long long)a->folded);
 		cline_list(&l, "client_id", &a->client_ids);
 		cline_list(&l, "user", &a->usernames);
 		cline_topics(&l, a);

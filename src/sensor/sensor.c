@@ -289,6 +289,15 @@ size_t sensors_stats(struct sensors *s, const char **names,
 	return k;
 }
 
+size_t sensors_tables(struct sensors *s, const struct ktable **out, size_t max)
+{
+	size_t k = 0;
+	for (size_t i = 0; s && i < N_DETECTORS && k < max; i++)
+		if (s->on[i] && registry[i]->tables)
+			k += registry[i]->tables(s->state[i], out + k, max - k);
+	return k;
+}
+
 void sensors_flow_end(struct sensors *s, const struct flow *f)
 {
 	if (!s)

@@ -117,6 +117,7 @@ struct sensor_report {
 };
 
 struct tm_cfg;
+struct ktable;
 
 struct sensor_env {
 	void (*report)(void *ud, const struct sensor_report *r);
@@ -154,6 +155,10 @@ struct sensor_detector {
 	/* Its counters for the stats record: every eviction, refusal and
 	 * cap of its tables (sensor_stats_add). */
 	void (*stats)(void *state, struct sensor_stats *out);
+	/* Its bounded keyed tables (util/ktable.h), up to max into out:
+	 * the stats record's "tables" and the eviction_pressure findings
+	 * cover them. Returns how many. NULL: none. */
+	size_t (*tables)(void *state, const struct ktable **out, size_t max);
 	/* A protocol-level detector, kept by --no-detectors. */
 	bool core;
 };
@@ -229,6 +234,9 @@ void sensors_event(struct sensors *s, const struct det_event *ev);
 void sensors_tick(struct sensors *s, uint64_t now_us);
 /* A connection ended. */
 void sensors_flow_end(struct sensors *s, const struct flow *f);
+/* The running detectors' keyed tables, in registry order (up to max). */
+size_t sensors_tables(struct sensors *s, const struct ktable **out, size_t max);
+
 /*
  * The counters of the running detectors that keep any, in registry
  * order: up to max of them into names[] and out[]; returns how many.
@@ -264,5 +272,6 @@ extern const struct sensor_detector sensor_inactivity_detector;
 uint64_t sensor_takeover_count(const void *state);
 /* Bytes one client id takes in the takeover table (entry and index). */
 uint64_t sensor_takeover_entry_bytes(void);
+
 
 #endif

@@ -22,17 +22,22 @@
 #include "mqtt/mqtt_session.h"
 #include "net/flow_table.h"
 #include "util/hash.h"
+#include "util/ktable.h"
 
 #define CID_MAX 256          /* bytes of a client id in the table */
 #define CID_DEFAULT 65536    /* entries when the host gives no size */
 #define CID_BUCKETS_MAX (1u << 30)
+/*
+ * The table is fair between CID_PARTS groups of client addresses (by the
+ * table's seeded hash): a host that opens connections with ever new
+ * client ids pushes out its own entries first, not other hosts' ids.
+ */
+#define CID_PARTS 64u
 
 /* A client id and the open connection that holds it. */
 struct cid {
-	struct cid *hnext;       /* by id; the free list */
+	struct kt_node node;     /* by id, in the keyed table */
 	struct cid *fnext;       /* by flow */
-	struct cid *lprev, *lnext;
-	uint32_t hash;
 	const struct flow *flow;
 	uint64_t flow_id;
 	uint8_t family;
@@ -44,21 +49,11 @@ struct cid {
 
 struct takeover {
 	struct sensor_env env;
-	struct cid *cids;
-	uint32_t max, used;
-	struct cid *free;
-	struct cid **by_id, **by_flow;
+	struct ktable *kt;
+	struct cid **by_flow;
 	uint32_t mask;
-	struct cid *head, *tail;  /* LRU: head most recent */
 	uint64_t takeovers;
-	uint64_t evicted;         /* holders forgotten for room (LRU) */
 };
-
-static uint32_t hash_bytes(const void *p, size_t len)
-{
-	uint64_t h = hash_mix64(hash_fnv1a(HASH_FNV1A_INIT, p, len));
-	return (uint32_t)(h ^ (h >> 32));
-}
 
 static uint32_t hash_ptr(const void *p)
 {
@@ -82,30 +77,6 @@ static size_t id_keep(const uint8_t *p, size_t len)
 	return n;
 }
 
-static void lru_unlink(struct takeover *t, struct cid *c)
-{
-	if (c->lprev)
-		c->lprev->lnext = c->lnext;
-	else
-		t->head = c->lnext;
-	if (c->lnext)
-		c->lnext->lprev = c->lprev;
-	else
-		t->tail = c->lprev;
-	c->lprev = c->lnext = NULL;
-}
-
-static void lru_push(struct takeover *t, struct cid *c)
-{
-	c->lprev = NULL;
-	c->lnext = t->head;
-	if (t->head)
-		t->head->lprev = c;
-	else
-		t->tail = c;
-	t->head = c;
-}
-
 static void flow_link(struct takeover *t, struct cid *c)
 {
 	struct cid **b = &t->by_flow[hash_ptr(c->flow) & t->mask];
@@ -123,25 +94,17 @@ static void flow_unlink(struct takeover *t, struct cid *c)
 	c->fnext = NULL;
 }
 
-static void cid_release(struct takeover *t, struct cid *c)
+static void cid_release(struct takeover *t, struct cid *c, int evicted)
 {
-	struct cid **pp = &t->by_id[c->hash & t->mask];
-	while (*pp && *pp != c)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = c->hnext;
 	flow_unlink(t, c);
-	lru_unlink(t, c);
-	c->flow = NULL;
-	c->hnext = t->free;
-	t->free = c;
+	kt_remove(t->kt, c, evicted);
 }
 
 static struct cid *cid_find(struct takeover *t, const char *id, size_t len,
 			    uint32_t h)
 {
-	for (struct cid *c = t->by_id[h & t->mask]; c; c = c->hnext)
-		if (c->hash == h && c->len == len && !memcmp(c->id, id, len))
+	for (struct cid *c = kt_first(t->kt, h); c; c = kt_next(t->kt, c))
+		if (kt_hash_of(c) == h && c->len == len && !memcmp(c->id, id, len))
 			return c;
 	return NULL;
 }
@@ -156,6 +119,13 @@ static bool addr_eq(const struct cid *c, uint8_t family, const uint8_t *a)
 	return c->family == family && !memcmp(c->addr, a, family == 4 ? 4 : 16);
 }
 
+/* The address group a holder's entry is counted in (see CID_PARTS). */
+static uint32_t addr_part(const struct takeover *t, uint8_t family,
+			  const uint8_t *a)
+{
+	return kt_hash(t->kt, a, family == 4 ? 4 : 16) % CID_PARTS;
+}
+
 /* Records flow f (client address addr) as holding id. */
 static void cid_hold(struct takeover *t, struct cid *c, const char *id,
 		     size_t len, uint32_t h, const struct flow *f,
@@ -163,27 +133,15 @@ static void cid_hold(struct takeover *t, struct cid *c, const char *id,
 {
 	if (c) {
 		flow_unlink(t, c);
-		lru_unlink(t, c);
+		kt_touch(t->kt, c);
 	} else {
-		if (t->free) {
-			c = t->free;
-			t->free = c->hnext;
-		} else if (t->used < t->max) {
-			c = &t->cids[t->used++];
-		} else {
-			c = t->tail; /* LRU: forget the stalest holder */
-			cid_release(t, c);
-			t->evicted++;
-			c = t->free;
-			t->free = c->hnext;
-		}
+		struct cid *v = kt_victim(t->kt);
+		if (v) /* forget the stalest holder of the largest group */
+			cid_release(t, v, 1);
+		c = kt_insert(t->kt, h, 0, addr_part(t, family, addr));
 		memcpy(c->id, id, len);
 		c->id[len] = 0;
 		c->len = (uint16_t)len;
-		c->hash = h;
-		struct cid **b = &t->by_id[h & t->mask];
-		c->hnext = *b;
-		*b = c;
 	}
 	c->flow = f;
 	c->flow_id = f->id;
@@ -193,7 +151,6 @@ static void cid_hold(struct takeover *t, struct cid *c, const char *id,
 	sensor_copy_str(c->addr_str, sizeof(c->addr_str),
 			addr_str && *addr_str ? addr_str : "unknown");
 	flow_link(t, c);
-	lru_push(t, c);
 }
 
 static void release_flow(struct takeover *t, const struct flow *f)
@@ -202,7 +159,7 @@ static void release_flow(struct takeover *t, const struct flow *f)
 	while (c) {
 		struct cid *next = c->fnext;
 		if (c->flow == f)
-			cid_release(t, c);
+			cid_release(t, c, 0);
 		c = next;
 	}
 }
@@ -217,7 +174,7 @@ static void on_connect(struct takeover *t, const struct det_event *ev,
 	size_t len = id_keep(m->client_id.p, m->client_id.len);
 	if (!len)
 		return;
-	uint32_t h = hash_bytes(id, len);
+	uint32_t h = kt_hash(t->kt, id, len);
 	struct cid *c = cid_find(t, id, len, h);
 	if (!c || same_flow(c, ev->flow) || addr_eq(c, ev->family, ev->src))
 		return;
@@ -226,8 +183,7 @@ static void on_connect(struct takeover *t, const struct det_event *ev,
 	cbuf[len] = 0;
 	snprintf(detail, sizeof(detail), "client id %s held by %s", cbuf,
 		 c->addr_str);
-	lru_unlink(t, c);
-	lru_push(t, c);
+	kt_touch(t->kt, c);
 	t->takeovers++;
 	struct sensor_report r = {
 		.base = ev,
@@ -250,7 +206,7 @@ static void on_connack(struct takeover *t, const struct det_event *ev,
 	size_t len = id_keep((const uint8_t *)id, strlen(id));
 	if (!len)
 		return;
-	uint32_t h = hash_bytes(id, len);
+	uint32_t h = kt_hash(t->kt, id, len);
 	struct cid *c = cid_find(t, id, len, h);
 	if (c && !addr_eq(c, ev->family, ev->dst) && !same_flow(c, ev->flow))
 		return; /* held open from elsewhere: the first holder keeps it */
@@ -291,8 +247,7 @@ static void takeover_free(void *state)
 	struct takeover *t = state;
 	if (!t)
 		return;
-	free(t->cids);
-	free(t->by_id);
+	kt_free(t->kt);
 	free(t->by_flow);
 	free(t);
 }
@@ -307,18 +262,26 @@ static int takeover_init(const struct sensor_env *env, const cJSON *cfg,
 		return -1;
 	}
 	t->env = *env;
-	t->max = env->max_client_ids ? env->max_client_ids : CID_DEFAULT;
+	uint32_t max = env->max_client_ids ? env->max_client_ids : CID_DEFAULT;
 	uint32_t nb = 16;
-	while (nb < t->max && nb < CID_BUCKETS_MAX)
+	while (nb < max && nb < CID_BUCKETS_MAX)
 		nb <<= 1;
 	t->mask = nb - 1;
-	/* Entries are taken in pool order: untouched ones cost no RSS. */
-	t->cids = calloc(t->max, sizeof(*t->cids));
-	t->by_id = calloc(nb, sizeof(*t->by_id));
+	struct kt_opts o = {
+		.name = "client_ids",
+		.capacity = max,
+		.entry_size = sizeof(struct cid),
+		.n_parts = CID_PARTS,
+		.n_lists = 1,
+		.list = { { 0, KT_EVICT, 1 } },
+		.n_evict = 1,
+		.evict = { 0 },
+	};
+	t->kt = kt_new(&o);
 	t->by_flow = calloc(nb, sizeof(*t->by_flow));
-	if (!t->cids || !t->by_id || !t->by_flow) {
+	if (!t->kt || !t->by_flow) {
 		fprintf(env->log, "mqttids: takeover: out of memory for %u client ids\n",
-			t->max);
+			max);
 		takeover_free(t);
 		return -1;
 	}
@@ -329,15 +292,26 @@ static int takeover_init(const struct sensor_env *env, const cJSON *cfg,
 static void takeover_stats(void *state, struct sensor_stats *out)
 {
 	struct takeover *t = state;
+	const struct kt_stats *ks = kt_stats(t->kt);
 	sensor_stats_add(out, "takeovers", t->takeovers);
-	sensor_stats_add(out, "pool_used", t->used);
-	sensor_stats_add(out, "client_ids_max", t->max);
-	sensor_stats_add(out, "evicted", t->evicted);
+	sensor_stats_add(out, "pool_used", ks->peak);
+	sensor_stats_add(out, "client_ids_max", kt_capacity(t->kt));
+	sensor_stats_add(out, "evicted", ks->evicted);
 }
 
 uint64_t sensor_takeover_entry_bytes(void)
 {
-	return sizeof(struct cid) + 2 * sizeof(struct cid *);
+	/* The entry, its slots in the id index and the flow index. */
+	return sizeof(struct cid) + sizeof(uint32_t) + sizeof(struct cid *);
+}
+
+static size_t takeover_tables(void *state, const struct ktable **out,
+			      size_t max)
+{
+	if (!max)
+		return 0;
+	out[0] = ((const struct takeover *)state)->kt;
+	return 1;
 }
 
 uint64_t sensor_takeover_count(const void *state)
@@ -352,5 +326,6 @@ const struct sensor_detector sensor_takeover_detector = {
 	.on_msg = takeover_msg,
 	.on_flow_end = takeover_flow_end,
 	.stats = takeover_stats,
+	.tables = takeover_tables,
 	.free = takeover_free,
 };

@@ -50,6 +50,7 @@ struct ralert {
 	uint16_t src_port, dest_port;
 	uint64_t flow_id, pcap_cnt;
 	bool truncated;
+	uint64_t folded;
 	uint32_t n_ids, n_pub, n_sub;
 	uint64_t pub_sum;
 	char meta[4096]; /* ids=[..] users=[..] pass=[..] pub={..} sub={..} unsub={..} */
@@ -120,6 +121,7 @@ static void rec_emit(void *ud, const struct alert *a)
 	x->flow_id = a->flow_id;
 	x->pcap_cnt = a->pcap_cnt;
 	x->truncated = a->metadata_truncated;
+	x->folded = a->folded;
 	x->n_ids = a->client_ids.n;
 	x->n_pub = a->publish.n;
 	x->n_sub = a->subscribe.n;
@@ -568,6 +570,101 @@ static void test_protected_topic_every_match(void **state)
 			assert_string_not_equal(a->uuid, x.rec.v[j].uuid);
 	}
 	assert_int_equal(st_of(&x)->updates, 0);
+	fx_free(&x);
+}
+
+/*
+ * The alert output bound: a rule that alerts on every match raises at
+ * most rule_alert_rate alerts per window; the rest are folded into one
+ * alert per window that counts them, so nothing is hidden. Every match
+ * is accounted for: written alerts' totals plus the folds' totals.
+ */
+static void test_rule_alert_rate_folds(void **state)
+{
+	(void)state;
+	struct detect_cfg cfg;
+	detect_cfg_default(&cfg);
+	cfg.rule_alert_rate = 5;
+	cfg.rule_alert_interval_s = 60;
+	struct fx x;
+	fx_init_cfg(&x, RULE_PROTECTED, &cfg);
+	struct conn c;
+	conn_init(&c, 3, "203.0.113.205", 50333, "explorer", "u");
+	struct mqtt_topic tv[1];
+	static const char *const sys[1] = { "$SYS/#" };
+	/* 20 matches in the first 10 s, 3 in the next window. */
+	for (int i = 0; i < 20; i++) {
+		struct mqtt_msg m = msg_subscribe(MQTT_SUBSCRIBE, tv, sys, 1, 0);
+		send_msg(&x, &c, false, &m, S(1000) + MS(500) * (uint64_t)i);
+	}
+	assert_int_equal(x.rec.n, 5);
+	/* The window ends: its fold is written at its end, dated there. */
+	detect_tick(x.d, S(1061));
+	assert_int_equal(x.rec.n, 6);
+	const struct ralert *f = &x.rec.v[5];
+	assert_false(f->update);
+	assert_int_equal(f->folded, 15);
+	assert_int_equal(f->total, 15);
+	assert_int_equal(f->ts_us, S(1060));
+	assert_int_equal(f->first_us, S(1000) + MS(500) * 5);
+	assert_string_equal(f->src, "203.0.113.205");
+	assert_int_equal(f->sid, 1000001);
+	for (int i = 0; i < 3; i++) {
+		struct mqtt_msg m = msg_subscribe(MQTT_SUBSCRIBE, tv, sys, 1, 0);
+		send_msg(&x, &c, false, &m, S(1100) + (uint64_t)i);
+	}
+	detect_finish(x.d, S(1200));
+	assert_int_equal(x.rec.n, 9);
+	uint64_t total = 0;
+	for (unsigned i = 0; i < x.rec.n; i++) {
+		assert_int_equal(x.rec.v[i].folded, i == 5 ? 15 : 0);
+		total += x.rec.v[i].total;
+		for (unsigned j = 0; j < i; j++)
+			assert_string_not_equal(x.rec.v[i].uuid, x.rec.v[j].uuid);
+	}
+	assert_int_equal(total, 23);
+	assert_int_equal(st_of(&x)->alerts, 8);
+	assert_int_equal(st_of(&x)->alerts_folded, 15);
+	assert_int_equal(st_of(&x)->folds, 1);
+	fx_free(&x);
+}
+
+/*
+ * A folded alert of a rule with a cooldown: its later matches join the
+ * fold (no update for an alert never written), and the fold is written
+ * at the end of input.
+ */
+static void test_rule_alert_rate_folds_updates(void **state)
+{
+	(void)state;
+	struct detect_cfg cfg;
+	detect_cfg_default(&cfg);
+	cfg.rule_alert_rate = 1;
+	struct fx x;
+	fx_init_cfg(&x, "mqtt any -> $SELF src; name: Sys; priority: 2; "
+			"cooldown: 600; msg_type: subscribe; topics: $SYS/#; "
+			"sid: 7\n", &cfg);
+	struct conn a, b;
+	conn_init(&a, 1, "198.51.100.1", 40001, "a", "u");
+	conn_init(&b, 2, "198.51.100.2", 40002, "b", "u");
+	struct mqtt_topic tv[1];
+	static const char *const sys[1] = { "$SYS/#" };
+	for (int i = 0; i < 4; i++) {
+		struct mqtt_msg m = msg_subscribe(MQTT_SUBSCRIBE, tv, sys, 1, 0);
+		send_msg(&x, &a, false, &m, S(10) + (uint64_t)i);
+		send_msg(&x, &b, false, &m, S(10) + MS(1) + (uint64_t)i);
+	}
+	detect_finish(x.d, S(20));
+	/* a's alert and its update; b's alert folded with its 3 more. */
+	assert_int_equal(x.rec.n, 3);
+	assert_false(x.rec.v[0].update);
+	assert_string_equal(x.rec.v[0].src, "198.51.100.1");
+	assert_true(x.rec.v[1].update);
+	assert_int_equal(x.rec.v[1].total, 4);
+	assert_int_equal(x.rec.v[2].folded, 1);
+	assert_int_equal(x.rec.v[2].total, 4);
+	assert_string_equal(x.rec.v[2].src, "198.51.100.2");
+	assert_int_equal(st_of(&x)->updates, 1);
 	fx_free(&x);
 }
 
@@ -1122,6 +1219,8 @@ int main(void)
 		cmocka_unit_test(test_excessive_publish_seed),
 		cmocka_unit_test(test_update_on_next_event),
 		cmocka_unit_test(test_protected_topic_every_match),
+		cmocka_unit_test(test_rule_alert_rate_folds),
+		cmocka_unit_test(test_rule_alert_rate_folds_updates),
 		cmocka_unit_test(test_takeover_fires_once),
 		cmocka_unit_test(test_takeover_victim_reconnects_while_open),
 		cmocka_unit_test(test_takeover_same_ip_reconnect),

@@ -11,6 +11,12 @@
 
 #define NO_LISTS 3
 #define MIN_FLOWS 1u
+/*
+ * Sessions are fair between FLOW_SESSION_GROUPS groups of client
+ * addresses (by the seeded hash): a host that opens ever more sessions
+ * ends its own oldest ones first, not other hosts'.
+ */
+#define FLOW_SESSION_GROUPS 64u
 
 struct flow_table {
 	struct flow_cfg cfg;
@@ -37,10 +43,11 @@ struct flow_table *flow_table_new(const struct flow_cfg *cfg)
 		.name = "flow",
 		.capacity = max,
 		.entry_size = sizeof(struct flow),
+		.n_parts = FLOW_SESSION_GROUPS,
 		.n_lists = NO_LISTS,
 		.list = { [FLOW_OPEN] = { 0, KT_EVICT, 0 },
 			  [FLOW_CLOSED] = { 0, KT_EVICT, 0 },
-			  [FLOW_SESSION] = { sess ? sess : 1, KT_EVICT, 0 } },
+			  [FLOW_SESSION] = { sess ? sess : 1, KT_EVICT, 1 } },
 		.n_evict = 2,
 		.evict = { FLOW_CLOSED, FLOW_OPEN },
 	};
@@ -128,7 +135,12 @@ void flow_table_touch(struct flow_table *ft, struct flow *f,
 		kt_touch(ft->kt, f);
 		return;
 	}
-	struct flow *over = kt_move(ft->kt, f, state);
+	/* A session counts in its client address's group. */
+	uint32_t part = state == FLOW_SESSION
+				? kt_hash(ft->kt, f->cli, f->family == 4 ? 4 : 16) %
+					  FLOW_SESSION_GROUPS
+				: 0;
+	struct flow *over = kt_move_part(ft->kt, f, state, part);
 	if (over) {
 		ft->st.evicted_sessions++;
 		flow_table_end(ft, over, FLOW_END_EVICTED, end_cb, ud);

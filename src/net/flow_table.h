@@ -8,8 +8,10 @@
  * A new flow displaces the oldest closed flow, else the oldest open one,
  * never a session: a flood of connections that send no CONNECT (spoofed
  * SYNs) cannot push out an established session. Sessions hold at most
- * FLOW_SESSION_SHARE_PCT of the table; past that the oldest session is
- * ended to admit a new one.
+ * FLOW_SESSION_SHARE_PCT of the table; past that a session is ended to
+ * admit a new one: the oldest of the group of client addresses (64, by
+ * the seeded hash) that holds the most sessions, so a few hosts opening
+ * ever more sessions end their own.
  */
 #ifndef MQTTIDS_FLOW_TABLE_H
 #define MQTTIDS_FLOW_TABLE_H

@@ -28,7 +28,7 @@
 #include "util/glob.h"
 #include "sensor/sensor.h"
 #include "sensor/sensor_acl.h"
-#include "util/hash.h"
+#include "util/siphash.h"
 #include "util/jw.h"
 
 #define AUTHZ_MAX_POLICIES 1024
@@ -612,7 +612,9 @@ static void decide(struct authz *z, struct who *w, enum sacl_access acc, const c
 		decide_fresh(z, w, acc, t, n, d);
 		return;
 	}
-	struct authz_memo *e = &z->memo[hash_fnv1a(HASH_FNV1A_INIT, key, kl) % AUTHZ_MEMO];
+	/* Keyed by the process's secret key: nobody can aim many topics at
+	 * one slot to make every decision afresh. */
+	struct authz_memo *e = &z->memo[siphash13(hash_seed(), key, kl) % AUTHZ_MEMO];
 	if (e->used && e->key_len == kl && !memcmp(e->key, key, kl)) {
 		*d = e->d;
 		w->matched = e->matched;

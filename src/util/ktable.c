@@ -205,14 +205,22 @@ void kt_touch_slow(struct ktable *kt, void *e)
 
 void *kt_move(struct ktable *kt, void *e, unsigned list)
 {
+	return kt_move_part(kt, e, list, ((struct kt_node *)e)->part);
+}
+
+void *kt_move_part(struct ktable *kt, void *e, unsigned list, uint32_t part)
+{
 	struct kt_node *n = e;
 	if (list >= kt->n_lists)
 		return NULL;
-	if (n->list == list) {
+	if (part >= kt->n_parts)
+		part = 0;
+	if (n->list == list && n->part == part) {
 		kt_touch_slow(kt, e);
 		return NULL;
 	}
 	list_unlink(kt, n);
+	n->part = part;
 	list_push(kt, n, list);
 	struct kt_lst *l = &kt->l[list];
 	if (l->n <= l->cap)

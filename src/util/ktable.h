@@ -194,6 +194,9 @@ static inline void kt_touch(struct ktable *kt, void *e)
  */
 void *kt_move(struct ktable *kt, void *e, unsigned list);
 
+/* kt_move, also setting e's partition (for a fair target list). */
+void *kt_move_part(struct ktable *kt, void *e, unsigned list, uint32_t part);
+
 /* Oldest entry of list (of a fair list: of its largest partition), and
  * the next newer one of the same (sub)list (NULL at the head). */
 void *kt_tail(const struct ktable *kt, unsigned list);

@@ -11,10 +11,18 @@
  * it (`mqttids read`, MQTTIDS_BIN) and reads the alerts from its EVE
  * file.
  *
+ * Two more floods fill the other bounded state: partial MQTT messages
+ * that never finish (mqtt.buffer-memcap), and connections that each hold
+ * a new client id (detect.max-client-ids, the takeover detector's table).
+ * Every run's peak RSS must stay under the process limit the memory
+ * budget is sized for (PROCESS_RSS_LIMIT_KIB).
+ *
  * The captures are streamed to disk as they are generated: the largest
- * is about a million packets.
+ * is about a million packets. With STATE_FLOODS_KEEP=DIR they are written
+ * into DIR and kept, with the EVE files (bench/floods.sh measures them).
  */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp, posix_spawn, clock_gettime */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, O_CLOEXEC, clock_gettime */
+#define _DEFAULT_SOURCE         /* wait4 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,15 +33,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/engine.h" /* the default budget's table sizes */
 #include "mqtt_build.h"
 #include "net/pkt_decode.h" /* TCP_SYN, TCP_ACK, ... */
 #include "pcap_build.h"
@@ -42,6 +52,19 @@ extern char **environ;
 
 #ifndef RULES_DIR
 #error "RULES_DIR must name the source tree's rules/ directory"
+#endif
+
+/* Under AddressSanitizer (gcc: __SANITIZE_ADDRESS__, clang: the feature)
+ * the shadow memory makes RSS meaningless: it is printed, not checked. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
 #endif
 
 /* ---- constants ---- */
@@ -108,6 +131,30 @@ extern char **environ;
 #define S4_SEED_B "2"
 #define HASH_SEED_ENV "MQTTIDS_HASH_SEED"
 
+/* Scenario 5: CONNECTs that declare 1,000,000 bytes and send 32 KiB. */
+#define S5_CONNS 3000
+#define S5_SENT (32 * 1024)
+#define S5_DECLARED 1000000
+#define S5_SEGMENT 1400
+#define MQTT_CONNECT_BYTE 0x10
+/* mqtt.buffer-memcap at the default memory.budget: 8/64 of 64 MiB. */
+#define S5_BUFFER_MEMCAP (8u * 1024 * 1024)
+
+/* Scenario 6: devices, a client-id flood from two hosts, a takeover. */
+#define S6_DEVICES 20
+#define S6_FLOOD_CONNS 100000
+#define S6_FLOOD_HOSTS 2
+#define S6_SMALL_IDS 2000 /* a client-id table smaller than the sessions */
+#define S6_FLOOD_PORT_BASE 10000 /* + the connection's index per host */
+#define S6_CONN_EVERY_US 100ull  /* one connection's 5 packets take 50 µs */
+#define S6_VICTIM 7              /* dev-7 is taken over */
+#define SID_TAKEOVER 1000017
+
+/* What every run of the binary must stay under, at the default budget
+ * (memory.budget 64 MiB; docs/ARCHITECTURE.md "Memory budget"). */
+#define PROCESS_RSS_LIMIT_KIB (100L * 1024)
+#define KEEP_ENV "STATE_FLOODS_KEEP"
+
 /* Addresses, host order. */
 #define BROKER_ADDR 0x0a000001u    /* 10.0.0.1 */
 #define ATTACKER_ADDR 0x0a090909u  /* 10.9.9.9 */
@@ -117,6 +164,10 @@ extern char **environ;
 #define SINGLES_BASE 0xac100000u   /* 172.16.0.0/12: 1 M one-login sources */
 #define SINGLES_SPAN (1u << 20)
 #define SESSION_BASE 0x0a010000u   /* 10.1.0.1 .. 10.1.0.100 */
+#define PARTIAL_BASE 0x0a030000u   /* 10.3.0.1 .. 10.3.11.184 */
+#define DEVICE_BASE 0x0a020000u    /* 10.2.0.1 .. 10.2.0.20 */
+#define FLOODER_BASE 0x0a420000u   /* 10.66.0.1, 10.66.0.2 */
+#define TAKER_ADDR 0x0a4d0001u     /* 10.77.0.1 */
 #define CLIENT_PORT_BASE 40000
 #define CLIENT_PORT_SPAN 20000
 
@@ -134,7 +185,9 @@ extern char **environ;
 /* ---- the temp dir and the binary ---- */
 
 static char tmpdir[PATH_MAX_LEN];
+static bool keep_files; /* STATE_FLOODS_KEEP: tmpdir is the caller's */
 static const char *mqttids_bin;
+static double test_start_s;
 /* Scenario 1's capture, which scenario 4 reads again. */
 static char s1_pcap[PATH_MAX_LEN];
 static bool s1_built;
@@ -251,17 +304,36 @@ struct conn {
 };
 
 /* A segment; SYN and FIN take one sequence number, data its length. */
-static void conn_send(struct gen *g, struct conn *c, bool from_client,
-		      uint8_t flags, const struct mb *data)
+static void conn_send_bytes(struct gen *g, struct conn *c, bool from_client,
+			    uint8_t flags, const uint8_t *p, size_t n)
 {
-	const uint8_t *p = data ? data->p : NULL;
-	size_t n = data ? data->len : 0;
 	uint32_t *seq = from_client ? &c->cli_next : &c->srv_next;
 	uint32_t ack = (flags & TCP_ACK) ? (from_client ? c->srv_next : c->cli_next) : 0;
 	gen_frame(g, c->ts, from_client ? &c->cli : &c->srv,
 		  from_client ? &c->srv : &c->cli, *seq, ack, flags, p, n);
 	*seq += (uint32_t)n + ((flags & (TCP_SYN | TCP_FIN)) ? 1u : 0u);
 	c->ts += CONN_STEP_US;
+}
+
+static void conn_send(struct gen *g, struct conn *c, bool from_client,
+		      uint8_t flags, const struct mb *data)
+{
+	conn_send_bytes(g, c, from_client, flags, data ? data->p : NULL,
+			data ? data->len : 0);
+}
+
+/* SYN, SYN/ACK, ACK from cli_addr:cli_port to the broker, from ts. */
+static void conn_open(struct gen *g, struct conn *c, uint32_t cli_addr,
+		      uint16_t cli_port, uint64_t ts)
+{
+	c->cli = ep4(cli_addr, cli_port);
+	c->srv = ep4(BROKER_ADDR, MQTT_PORT);
+	c->cli_next = CLI_ISN;
+	c->srv_next = SRV_ISN;
+	c->ts = ts;
+	conn_send(g, c, true, TCP_SYN, NULL);
+	conn_send(g, c, false, TCP_SYN | TCP_ACK, NULL);
+	conn_send(g, c, true, TCP_ACK, NULL);
 }
 
 /*
@@ -273,14 +345,7 @@ static void conn_login(struct gen *g, struct conn *c, uint32_t cli_addr,
 		       uint16_t cli_port, uint64_t ts, const struct mb *connect,
 		       const struct mb *connack, bool refused)
 {
-	c->cli = ep4(cli_addr, cli_port);
-	c->srv = ep4(BROKER_ADDR, MQTT_PORT);
-	c->cli_next = CLI_ISN;
-	c->srv_next = SRV_ISN;
-	c->ts = ts;
-	conn_send(g, c, true, TCP_SYN, NULL);
-	conn_send(g, c, false, TCP_SYN | TCP_ACK, NULL);
-	conn_send(g, c, true, TCP_ACK, NULL);
+	conn_open(g, c, cli_addr, cli_port, ts);
 	conn_send(g, c, true, TCP_PSH | TCP_ACK, connect);
 	conn_send(g, c, false, TCP_PSH | TCP_ACK, connack);
 	if (refused) {
@@ -375,14 +440,55 @@ struct run {
 	const char *extra_rules; /* a second -r, or NULL */
 	const char *hash_seed;   /* MQTTIDS_HASH_SEED, or NULL */
 	bool stats;              /* --stats: a final EVE stats record */
+	bool collect;            /* RSS over the limit: a failed check() */
+	const char *set;         /* one --set KEY=VALUE, or NULL */
 	const char *name;        /* output files NAME.json/.stdout/.stderr */
 };
 
 /*
+ * Scenarios 5 and 6 check everything and then fail once, so a run on an
+ * older binary lists every check it misses, not only the first.
+ */
+static unsigned check_failures;
+
+static void check(bool ok, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	print_message("[ %s ] %s\n", ok ? "ok" : "FAIL", msg);
+	if (!ok)
+		check_failures++;
+}
+
+/*
+ * A run's peak RSS (KiB) against the process limit: a failed check()
+ * when collect is set, else the test fails here. Under ASan it is only
+ * printed.
+ */
+static void check_rss(const char *name, long maxrss_kib, bool collect)
+{
+	if (UNDER_ASAN) {
+		print_message("[ info ] %s: RSS not checked under ASan\n", name);
+		return;
+	}
+	bool ok = maxrss_kib <= PROCESS_RSS_LIMIT_KIB;
+	if (collect)
+		check(ok, "mqttids read %s: peak RSS %.1f MiB <= %ld MiB", name,
+		      maxrss_kib / 1024.0, PROCESS_RSS_LIMIT_KIB / 1024);
+	else if (!ok)
+		fail_msg("mqttids read %s: peak RSS %.1f MiB, over the %ld MiB "
+			 "the default memory budget is sized for\n", name,
+			 maxrss_kib / 1024.0, PROCESS_RSS_LIMIT_KIB / 1024);
+}
+
+/*
  * Runs `$MQTTIDS_BIN read -r RULES_DIR [-r EXTRA] --eve OUT --no-console
  * [--stats] PCAP` without a shell, stdout and stderr to files next to the
- * EVE file, and fails the test unless it exits 0. eve receives the EVE
- * file's path.
+ * EVE file, and fails the test unless it exits 0 with its peak RSS under
+ * the limit (check_rss). eve receives the EVE file's path.
  */
 static void run_read(const struct run *r, char *eve, size_t eve_len)
 {
@@ -409,30 +515,49 @@ static void run_read(const struct run *r, char *eve, size_t eve_len)
 	argv[a++] = "--no-console";
 	if (r->stats)
 		argv[a++] = "--stats";
+	if (r->set) {
+		argv[a++] = "--set";
+		argv[a++] = r->set;
+	}
 	argv[a++] = r->pcap;
 	argv[a] = NULL;
 
-	posix_spawn_file_actions_t fa;
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO,
-		out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, STDERR_FILENO,
-		err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
+	/* Opened here, so that the child only has to dup2 and exec. */
+	int out_fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(out_fd >= 0 && err_fd >= 0);
 	char seed_var[64];
 	char **env = child_env(r->hash_seed, seed_var, sizeof(seed_var));
 
 	double t = now_s();
-	pid_t pid;
-	/* posix_spawn takes char *const argv[]; it does not modify them. */
-	int rc = posix_spawn(&pid, mqttids_bin, &fa, NULL, (char *const *)argv, env);
-	posix_spawn_file_actions_destroy(&fa);
+	/*
+	 * fork, not posix_spawn: glibc's posix_spawn runs the child in our
+	 * memory until its exec (CLONE_VM), and Linux then records our own
+	 * peak RSS (some 50 MiB after reading scenario 2's EVE file) as the
+	 * child's ru_maxrss. A forked child's figure starts from our
+	 * current RSS instead: a few MiB, as every file read is freed.
+	 */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static const char msg[] = "test_state_floods: cannot exec MQTTIDS_BIN\n";
+		if (dup2(out_fd, STDOUT_FILENO) >= 0 && dup2(err_fd, STDERR_FILENO) >= 0) {
+			/* execve takes char *const argv[]; it does not modify them. */
+			execve(mqttids_bin, (char *const *)argv, env);
+			(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		}
+		_exit(127);
+	}
+	close(out_fd);
+	close(err_fd);
 	free(env);
-	if (rc != 0)
-		fail_msg("cannot run %s: %s\n", mqttids_bin, strerror(rc));
 	int status;
-	while (waitpid(pid, &status, 0) < 0)
+	struct rusage ru;
+	while (wait4(pid, &status, 0, &ru) < 0)
 		assert_int_equal(errno, EINTR);
-	print_message("[ time ] mqttids read %s: %.2f s\n", r->name, now_s() - t);
+	/* ru_maxrss: the child's peak resident set, in KiB on Linux. */
+	print_message("[ time ] mqttids read %s: %.2f s, peak RSS %.1f MiB\n",
+		      r->name, now_s() - t, ru.ru_maxrss / 1024.0);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		print_message("mqttids stderr:\n");
 		print_file(err_path);
@@ -440,6 +565,7 @@ static void run_read(const struct run *r, char *eve, size_t eve_len)
 			fail_msg("mqttids read %s exited %d\n", r->name, WEXITSTATUS(status));
 		fail_msg("mqttids read %s died (status %d)\n", r->name, status);
 	}
+	check_rss(r->name, ru.ru_maxrss, r->collect);
 }
 
 /* The whole of a file, NUL-terminated; *len its length. */
@@ -462,13 +588,13 @@ static char *slurp(const char *path, size_t *len)
 
 /* ---- reading the alerts ---- */
 
-struct alert {
+struct eve_alert {
 	int sid;
 	char target[ADDR_TEXT_MAX]; /* mqttids.src: the rule's target */
 };
 
 struct alerts {
-	struct alert *v;
+	struct eve_alert *v;
 	size_t n, cap;
 };
 
@@ -507,7 +633,7 @@ static void read_alerts(const char *eve, struct alerts *out)
 				out->v = realloc(out->v, out->cap * sizeof(*out->v));
 				assert_non_null(out->v);
 			}
-			struct alert *a = &out->v[out->n++];
+			struct eve_alert *a = &out->v[out->n++];
 			a->sid = sid->valueint;
 			snprintf(a->target, sizeof(a->target), "%s",
 				 cJSON_IsString(src) ? src->valuestring : "");
@@ -546,6 +672,74 @@ static void free_alerts(struct alerts *as)
 {
 	free(as->v);
 	memset(as, 0, sizeof(*as));
+}
+
+/* ---- reading the stats record and counting records ---- */
+
+/* The last `event_type:"stats"` record of the EVE file (--stats). */
+static cJSON *read_stats(const char *eve)
+{
+	size_t len;
+	char *text = slurp(eve, &len);
+	const char *st = NULL;
+	for (const char *p = text; (p = strstr(p, "\"event_type\":\"stats\"")); p++)
+		st = p;
+	if (!st)
+		fail_msg("%s: no stats record\n", eve);
+	while (st > text && st[-1] != '\n')
+		st--;
+	const char *end = strchr(st, '\n');
+	cJSON *j = cJSON_ParseWithLength(st, end ? (size_t)(end - st) : strlen(st));
+	if (!j)
+		fail_msg("%s: the stats record is not JSON\n", eve);
+	free(text);
+	return j;
+}
+
+/*
+ * The number at stats.<path> (NULL-terminated names) in *out; false,
+ * and a message naming the path, when it is not there (an older binary
+ * may not have the counter).
+ */
+static bool stat_get(const cJSON *rec, uint64_t *out, const char *first, ...)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(rec, "stats");
+	char path[256] = "stats";
+	size_t used = strlen(path);
+	va_list ap;
+	va_start(ap, first);
+	for (const char *k = first; k; k = va_arg(ap, const char *)) {
+		j = cJSON_GetObjectItemCaseSensitive(j, k);
+		int w = snprintf(path + used, sizeof(path) - used, ".%s", k);
+		if (w > 0 && (size_t)w < sizeof(path) - used)
+			used += (size_t)w;
+	}
+	va_end(ap);
+	*out = 0;
+	if (!cJSON_IsNumber(j)) {
+		print_message("[ info ] %s: not in the stats record\n", path);
+		return false;
+	}
+	*out = (uint64_t)j->valuedouble;
+	return true;
+}
+
+/* Lines of the file that contain both a and b. */
+static size_t count_lines_with(const char *path, const char *a, const char *b)
+{
+	size_t len, n = 0;
+	char *text = slurp(path, &len);
+	char *next;
+	for (char *line = text; line; line = next) {
+		char *nl = strchr(line, '\n');
+		next = nl ? nl + 1 : NULL;
+		if (nl)
+			*nl = '\0';
+		if (strstr(line, a) && strstr(line, b))
+			n++;
+	}
+	free(text);
+	return n;
 }
 
 static void report_capture(const char *what, const char *path, const struct gen *g,
@@ -813,7 +1007,245 @@ static void test_two_seeds_same_output(void **state)
 	free(b);
 }
 
+/*
+ * 3,000 clients (distinct addresses) each complete the handshake and send
+ * 32 KiB of a CONNECT whose remaining length declares 1,000,000 bytes, in
+ * 1400-byte segments, and never the rest. Each message waits for its
+ * rest in a partial-message buffer; all of them would need some 94 MiB.
+ * mqtt.buffer-memcap (8 MiB at the default budget) must hold: a message
+ * whose buffer would pass it is dropped, with one buffer_memcap_reached
+ * anomaly each, and the process stays under the RSS limit.
+ */
+static void test_partial_message_flood(void **state)
+{
+	(void)state;
+	char pcap[PATH_MAX_LEN];
+	tmp_path(pcap, sizeof(pcap), "partial_message_flood.pcap");
+	double t = now_s();
+	/* The fixed header (CONNECT, remaining length 1,000,000 as a
+	 * 3-byte varint), then zeros: never parsed, the rest never comes. */
+	static uint8_t body[S5_SENT];
+	struct mb hdr;
+	mb_init(&hdr);
+	mb_u8(&hdr, MQTT_CONNECT_BYTE);
+	mb_varint(&hdr, S5_DECLARED);
+	memcpy(body, hdr.p, hdr.len);
+	mb_free(&hdr);
+	_Static_assert(S5_CONNS < CLIENT_PORT_SPAN, "one port per client");
+	struct gen g;
+	gen_open(&g, pcap);
+	uint64_t ts = T0_US;
+	for (uint32_t i = 0; i < S5_CONNS; i++) {
+		struct conn c;
+		conn_open(&g, &c, PARTIAL_BASE + 1 + i,
+			  (uint16_t)(CLIENT_PORT_BASE + i), ts);
+		for (size_t o = 0; o < S5_SENT; o += S5_SEGMENT) {
+			size_t n = S5_SENT - o < S5_SEGMENT ? S5_SENT - o : S5_SEGMENT;
+			conn_send_bytes(&g, &c, true, TCP_PSH | TCP_ACK, body + o, n);
+		}
+		ts = c.ts;
+	}
+	gen_close(&g);
+	report_capture("scenario 5 capture", pcap, &g, now_s() - t);
+
+	char eve[PATH_MAX_LEN];
+	const struct run r = { .pcap = pcap, .stats = true, .collect = true,
+			       .name = "s5" };
+	check_failures = 0;
+	run_read(&r, eve, sizeof(eve));
+	cJSON *st = read_stats(eve);
+	uint64_t drops, peak;
+	bool have_drops = stat_get(st, &drops, "mqtt", "buffer_memcap_drops", NULL);
+	bool have_peak = stat_get(st, &peak, "mqtt", "buffer_memuse_peak", NULL);
+	size_t anomalies = count_lines_with(eve, "\"event_type\":\"anomaly\"",
+					    "\"event\":\"buffer_memcap_reached\"");
+	check(have_drops && drops > 0,
+	      "mqtt.buffer_memcap_drops %llu > 0", (unsigned long long)drops);
+	check(have_drops && drops <= S5_CONNS,
+	      "at most one drop per connection (%llu of %d)",
+	      (unsigned long long)drops, S5_CONNS);
+	check(have_peak && peak <= S5_BUFFER_MEMCAP,
+	      "mqtt.buffer_memuse_peak %llu <= %u (mqtt.buffer-memcap)",
+	      (unsigned long long)peak, S5_BUFFER_MEMCAP);
+	check(have_drops && anomalies == drops,
+	      "%zu buffer_memcap_reached anomalies = %llu drops", anomalies,
+	      (unsigned long long)drops);
+	cJSON_Delete(st);
+	if (check_failures)
+		fail_msg("scenario 5: %u checks failed\n", check_failures);
+}
+
+/*
+ * Reads scenario 6's capture (with one --set, or none) and checks: the
+ * tables stayed within their capacities, the sessions or the client-id
+ * table had to make room (flow.evicted_sessions, tables.client_ids
+ * .evicted), and the takeover of dev-S6_VICTIM from TAKER_ADDR was seen.
+ */
+static void check_client_id_flood(const char *pcap, const char *set,
+				  const char *name)
+{
+	char eve[PATH_MAX_LEN], taker[ADDR_TEXT_MAX];
+	const struct run r = { .pcap = pcap, .stats = true, .collect = true,
+			       .name = name, .set = set };
+	check_failures = 0;
+	run_read(&r, eve, sizeof(eve));
+	struct alerts as;
+	read_alerts(eve, &as);
+	print_alert_summary("scenario 6", &as);
+	cJSON *st = read_stats(eve);
+	uint64_t cap, active, peak, evicted, cid_max, takeovers, f_cap, f_active,
+		f_peak, f_ev_sessions;
+	bool ok_cap = stat_get(st, &cap, "tables", "client_ids", "capacity", NULL);
+	bool ok_active = stat_get(st, &active, "tables", "client_ids", "active", NULL);
+	bool ok_peak = stat_get(st, &peak, "tables", "client_ids", "peak", NULL);
+	bool ok_evicted = stat_get(st, &evicted, "tables", "client_ids", "evicted", NULL);
+	bool ok_max = stat_get(st, &cid_max, "detectors", "takeover", "client_ids_max", NULL);
+	stat_get(st, &takeovers, "detectors", "takeover", "takeovers", NULL);
+	bool ok_fcap = stat_get(st, &f_cap, "tables", "flow", "capacity", NULL);
+	bool ok_factive = stat_get(st, &f_active, "tables", "flow", "active", NULL);
+	bool ok_fpeak = stat_get(st, &f_peak, "tables", "flow", "peak", NULL);
+	stat_get(st, &f_ev_sessions, "flow", "evicted_sessions", NULL);
+	print_message("[ info ] scenario 6: client_ids capacity %llu, active %llu, "
+		      "peak %llu, evicted %llu; takeovers %llu; flow capacity "
+		      "%llu, active %llu, peak %llu, evicted_sessions %llu\n",
+		      (unsigned long long)cap, (unsigned long long)active,
+		      (unsigned long long)peak, (unsigned long long)evicted,
+		      (unsigned long long)takeovers, (unsigned long long)f_cap,
+		      (unsigned long long)f_active, (unsigned long long)f_peak,
+		      (unsigned long long)f_ev_sessions);
+
+	/* The default detect.max-client-ids, as this tree sizes it from the
+	 * default memory.budget (docs/ARCHITECTURE.md "Memory budget"). */
+	struct engine_cfg def;
+	engine_cfg_default(&def);
+	const uint64_t def_ids = set ? S6_SMALL_IDS : def.ids.detect.max_client_ids;
+	check(ok_cap && ok_max && cap == cid_max,
+	      "tables.client_ids.capacity %llu = detectors.takeover.client_ids_max %llu",
+	      (unsigned long long)cap, (unsigned long long)cid_max);
+	check(cap == def_ids, "tables.client_ids.capacity %llu = "
+	      "detect.max-client-ids %llu", (unsigned long long)cap,
+	      (unsigned long long)def_ids);
+	check(ok_active && ok_peak && ok_cap && active <= cap && peak <= cap,
+	      "tables.client_ids.active %llu and peak %llu <= capacity",
+	      (unsigned long long)active, (unsigned long long)peak);
+	check(ok_evicted && (set ? evicted > 0 : f_ev_sessions > 0),
+	      "room was made: client_ids evicted %llu, flow sessions ended %llu",
+	      (unsigned long long)evicted, (unsigned long long)f_ev_sessions);
+	check(ok_factive && ok_fpeak && ok_fcap && f_active <= f_cap && f_peak <= f_cap,
+	      "tables.flow.active %llu and peak %llu <= tables.flow.capacity %llu",
+	      (unsigned long long)f_active, (unsigned long long)f_peak,
+	      (unsigned long long)f_cap);
+	addr_text(TAKER_ADDR, taker, sizeof(taker));
+	if (count_alerts(&as, SID_TAKEOVER, taker) == 0 && f_ev_sessions > 0)
+		print_message("[ info ] the flow table ended %llu sessions for "
+			      "room (flow.evicted_sessions): an ended session "
+			      "releases its client id, so if dev-%d's was among "
+			      "them, no open connection held it any more\n",
+			      (unsigned long long)f_ev_sessions, S6_VICTIM);
+	check(count_alerts(&as, SID_TAKEOVER, taker) > 0,
+	      "a Client-id takeover alert (sid %d) for %s, the client that "
+	      "connected as dev-%d", SID_TAKEOVER, taker, S6_VICTIM);
+	free_alerts(&as);
+	cJSON_Delete(st);
+	if (check_failures)
+		fail_msg("%s: %u checks failed\n", name, check_failures);
+}
+
+
+/*
+ * 20 devices (10.2.0.1..20, client ids dev-1..dev-20) connect and stay
+ * connected. Then two hosts (10.66.0.1 and .2) open 100,000 connections,
+ * 50,000 each, every one accepted with a new client id flood-N and kept
+ * open: some 13 times what the takeover detector's table holds at the
+ * default budget. Last, 10.77.0.1 connects as dev-7 while 10.2.0.7 still
+ * holds it: a takeover (sid 1000017), which the flood must not have made
+ * invisible. The table is fair between groups of client addresses, so
+ * the flooders push out their own ids, not the devices'.
+ */
+static void test_client_id_flood(void **state)
+{
+	(void)state;
+	char pcap[PATH_MAX_LEN];
+	tmp_path(pcap, sizeof(pcap), "client_id_flood.pcap");
+	double t = now_s();
+	struct gen g;
+	struct mb connect, connack;
+	mb_init(&connect);
+	mb_init(&connack);
+	build_connack(&connack, CONNACK_ACCEPTED);
+	gen_open(&g, pcap);
+	struct conn c;
+	char client_id[32];
+	uint64_t ts = T0_US;
+	for (uint32_t i = 1; i <= S6_DEVICES; i++) {
+		snprintf(client_id, sizeof(client_id), "dev-%u", i);
+		build_connect(&connect, client_id, "u", "secret");
+		conn_login(&g, &c, DEVICE_BASE + i, CLIENT_PORT_BASE, ts,
+			   &connect, &connack, false);
+		ts += S6_CONN_EVERY_US;
+	}
+	_Static_assert(S6_FLOOD_PORT_BASE + S6_FLOOD_CONNS / S6_FLOOD_HOSTS <= 65535,
+		       "one port per connection of a flooding host");
+	for (uint32_t k = 0; k < S6_FLOOD_CONNS; k++) {
+		snprintf(client_id, sizeof(client_id), "flood-%u", k);
+		build_connect(&connect, client_id, "u", "secret");
+		conn_login(&g, &c, FLOODER_BASE + 1 + k % S6_FLOOD_HOSTS,
+			   (uint16_t)(S6_FLOOD_PORT_BASE + k / S6_FLOOD_HOSTS), ts,
+			   &connect, &connack, false);
+		ts += S6_CONN_EVERY_US;
+	}
+	snprintf(client_id, sizeof(client_id), "dev-%u", S6_VICTIM);
+	build_connect(&connect, client_id, "u", "secret");
+	conn_login(&g, &c, TAKER_ADDR, CLIENT_PORT_BASE, ts, &connect, &connack,
+		   false);
+	gen_close(&g);
+	mb_free(&connect);
+	mb_free(&connack);
+	report_capture("scenario 6 capture", pcap, &g, now_s() - t);
+
+	/* The default budget: the flow table's sessions fill first, and its
+	 * fairness keeps the devices' sessions (and so their ids). */
+	check_client_id_flood(pcap, NULL, "s6");
+	/* A client-id table smaller than the sessions: its own fairness
+	 * keeps the devices' ids. */
+	check_client_id_flood(pcap, "detect.max-client-ids=" STR(S6_SMALL_IDS),
+			      "s6_small");
+}
+
 /* ---- setup ---- */
+
+/* Each test's time, generation and runs together. */
+static int test_timer_start(void **state)
+{
+	(void)state;
+	test_start_s = now_s();
+	return 0;
+}
+
+static int test_timer_end(void **state)
+{
+	(void)state;
+	print_message("[ time ] the test: %.2f s\n", now_s() - test_start_s);
+	return 0;
+}
+
+/* mkdir -p: dir and its missing parents. */
+static int mkdir_p(const char *dir)
+{
+	char p[PATH_MAX_LEN];
+	int w = snprintf(p, sizeof(p), "%s", dir);
+	if (w <= 0 || (size_t)w >= sizeof(p))
+		return -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	return mkdir(p, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
 
 static int group_setup(void **state)
 {
@@ -829,6 +1261,18 @@ static int group_setup(void **state)
 			mqttids_bin, strerror(errno));
 		return -1;
 	}
+	const char *keep = getenv(KEEP_ENV);
+	if (keep && *keep) {
+		int w = snprintf(tmpdir, sizeof(tmpdir), "%s", keep);
+		if (w <= 0 || (size_t)w >= sizeof(tmpdir) || mkdir_p(tmpdir) != 0) {
+			fprintf(stderr, "test_state_floods: %s=%s: %s\n", KEEP_ENV,
+				keep, strerror(errno));
+			tmpdir[0] = '\0';
+			return -1;
+		}
+		keep_files = true;
+		return 0;
+	}
 	const char *base = getenv("TMPDIR");
 	if (!base || !*base)
 		base = "/tmp";
@@ -841,12 +1285,17 @@ static int group_setup(void **state)
 	return 0;
 }
 
-/* Removes the temp dir and the files the tests wrote into it. */
+/* Removes the temp dir and the files the tests wrote into it (not a
+ * STATE_FLOODS_KEEP directory). */
 static int group_teardown(void **state)
 {
 	(void)state;
 	if (!tmpdir[0])
 		return 0; /* the setup failed before making it */
+	if (keep_files) {
+		print_message("[ info ] captures and EVE files kept in %s\n", tmpdir);
+		return 0;
+	}
 	DIR *d = opendir(tmpdir);
 	if (!d)
 		return -1;
@@ -865,11 +1314,14 @@ static int group_teardown(void **state)
 
 int main(void)
 {
+#define TIMED(f) cmocka_unit_test_setup_teardown(f, test_timer_start, test_timer_end)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_brute_force_through_syn_flood),
-		cmocka_unit_test(test_brute_force_through_single_logins),
-		cmocka_unit_test(test_sessions_survive_syn_flood),
-		cmocka_unit_test(test_two_seeds_same_output),
+		TIMED(test_brute_force_through_syn_flood),
+		TIMED(test_brute_force_through_single_logins),
+		TIMED(test_sessions_survive_syn_flood),
+		TIMED(test_two_seeds_same_output),
+		TIMED(test_partial_message_flood),
+		TIMED(test_client_id_flood),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

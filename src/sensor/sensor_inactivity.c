@@ -6,10 +6,17 @@
  * "Inactivity").
  *
  * Signs of life are PUBLISH messages only (a silent sensor still sends
- * PINGREQ). Timers run on event time: a deadline min-heap over a table of
- * max-devices preallocated slots; on_msg and on_tick fire every deadline
- * that passed, with the deadline itself as the report's time, so an offline
- * run gives the same reports at the same times as the live one.
+ * PINGREQ). Timers run on event time: a deadline min-heap over a keyed
+ * table (util/ktable.h) of max-devices preallocated entries; on_msg and
+ * on_tick fire every deadline that passed, with the deadline itself as the
+ * report's time, so an offline run gives the same reports at the same times
+ * as the live one.
+ *
+ * The table has two recency lists: IN_L_WATCHED (devices whose episode has
+ * not been reported; never displaced) and IN_L_REPORTED (silent or offline
+ * and reported: nothing more to say about them until they recover). Only
+ * the second is in evict order, so a full table gives a new device the
+ * place of the device reported longest ago, or refuses it.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -22,6 +29,7 @@
 #include "util/glob.h"
 #include "sensor/sensor.h"
 #include "sensor/sensor_telemetry.h"
+#include "util/ktable.h"
 #include "util/timefmt.h"
 #include "util/jw.h"
 
@@ -32,6 +40,9 @@
 #define IN_IEEE_MAX 24
 #define IN_BASE_MAX 128
 #define IN_NONE UINT32_MAX
+/* The table's recency lists (most recently moved at the head). */
+#define IN_L_WATCHED 0               /* episode not reported: never displaced */
+#define IN_L_REPORTED 1              /* silent or offline, reported: evictable */
 #define IN_LOG_LIMIT 20              /* messages about bad input per run */
 #define IN_FORGED_WINDOW_US 2000000u /* a forged bridge/state's forwarded copies */
 #define IN_EWMA_WEIGHT 0.125         /* of a new gap in the learned interval */
@@ -40,16 +51,13 @@ enum in_kind { IN_GENERIC = 0, IN_Z2M = 1 };
 enum in_avail { IN_AV_UNKNOWN = 0, IN_AV_ONLINE, IN_AV_OFFLINE };
 enum in_bridge { IN_BR_UNKNOWN = 0, IN_BR_ONLINE, IN_BR_OFFLINE };
 
+/*
+ * A device: an entry of the keyed table, keyed by (kind, name). The flags
+ * come first so that they fill the room after the table's node.
+ */
 struct in_dev {
-	bool used;
+	struct kt_node node;
 	uint8_t kind;
-	char name[SENSOR_ID_MAX + 1];
-	uint32_t hnext;               /* hash chain, IN_NONE ends it */
-	uint32_t lru_prev, lru_next;  /* least recently seen first */
-	uint32_t heap_pos;            /* IN_NONE: no deadline */
-	uint64_t deadline_us;
-	uint64_t last_seen_us;        /* last sign of life; valid when seen */
-	uint64_t anchor_us;           /* the timer runs from here */
 	bool seen;
 	bool skip_gap;                /* the next gap spans a restart: not a sample */
 	bool silent_reported;         /* device_silent for this episode */
@@ -57,14 +65,21 @@ struct in_dev {
 	/* generic: the learned publish interval */
 	bool scheduled;               /* two signs of life min-interval apart seen */
 	bool learned;
-	uint8_t n_samples;
-	float samples[IN_SAMPLES_MAX];
-	double interval_s, max_gap_s;
 	bool has_override;
-	double override_s;
+	uint8_t n_samples;
 	/* z2m */
 	bool listed, stale, battery, disabled;
 	uint8_t avail;
+	char name[SENSOR_ID_MAX + 1];
+	uint32_t heap_pos;            /* IN_NONE: no deadline */
+	uint64_t deadline_us;
+	uint64_t last_seen_us;        /* last sign of life; valid when seen */
+	uint64_t anchor_us;           /* the timer runs from here */
+	/* generic */
+	float samples[IN_SAMPLES_MAX];
+	double interval_s, max_gap_s;
+	double override_s;
+	/* z2m */
 	char ieee[IN_IEEE_MAX];
 	uint64_t bridge_last_seen_us; /* the payload's last_seen; 0: none */
 	struct sensor_addr addr;
@@ -97,14 +112,12 @@ struct inact {
 	struct in_override ov[IN_MAX_OVERRIDES];
 	uint32_t n_ov;
 	/* the table */
-	struct in_dev *dev;
-	uint32_t *buckets, n_buckets;
-	uint32_t *free_list, n_free;
-	uint32_t lru_head, lru_tail;
-	uint32_t *heap, n_heap;
+	struct ktable *kt;
+	struct in_dev **heap;
+	uint32_t n_heap;
 	uint64_t now_us;
 	bool restart_pending;         /* after load: restart timers at the next event */
-	uint64_t n_refused, n_evicted, n_logged;
+	uint64_t n_logged;
 	bool full_logged;
 	/* report scratch */
 	struct jw w;
@@ -113,14 +126,15 @@ struct inact {
 
 /* ---- small helpers ---- */
 
-static uint32_t in_hash(uint8_t kind, const char *s, size_t n)
+/* The table's seeded hash of a key: the kind byte, then the name. */
+static uint32_t in_hash(const struct inact *st, uint8_t kind, const char *s, size_t n)
 {
-	uint32_t h = 2166136261u ^ kind;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 16777619u;
-	}
-	return h;
+	uint8_t key[1 + SENSOR_ID_MAX];
+	if (n > SENSOR_ID_MAX)
+		n = SENSOR_ID_MAX;
+	key[0] = kind;
+	memcpy(key + 1, s, n);
+	return kt_hash(st->kt, key, 1 + n);
 }
 
 static void in_copy(char *dst, size_t cap, const char *s, size_t n)
@@ -251,18 +265,18 @@ static bool in_slice_eq(const uint8_t *p, size_t n, const char *s)
 
 static void in_heap_swap(struct inact *st, uint32_t i, uint32_t j)
 {
-	uint32_t a = st->heap[i], b = st->heap[j];
+	struct in_dev *a = st->heap[i], *b = st->heap[j];
 	st->heap[i] = b;
 	st->heap[j] = a;
-	st->dev[b].heap_pos = i;
-	st->dev[a].heap_pos = j;
+	b->heap_pos = i;
+	a->heap_pos = j;
 }
 
 static void in_heap_up(struct inact *st, uint32_t i)
 {
 	while (i > 0) {
 		uint32_t p = (i - 1) / 2;
-		if (st->dev[st->heap[p]].deadline_us <= st->dev[st->heap[i]].deadline_us)
+		if (st->heap[p]->deadline_us <= st->heap[i]->deadline_us)
 			break;
 		in_heap_swap(st, i, p);
 		i = p;
@@ -273,9 +287,9 @@ static void in_heap_down(struct inact *st, uint32_t i)
 {
 	for (;;) {
 		uint32_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < st->n_heap && st->dev[st->heap[l]].deadline_us < st->dev[st->heap[m]].deadline_us)
+		if (l < st->n_heap && st->heap[l]->deadline_us < st->heap[m]->deadline_us)
 			m = l;
-		if (r < st->n_heap && st->dev[st->heap[r]].deadline_us < st->dev[st->heap[m]].deadline_us)
+		if (r < st->n_heap && st->heap[r]->deadline_us < st->heap[m]->deadline_us)
 			m = r;
 		if (m == i)
 			return;
@@ -284,29 +298,28 @@ static void in_heap_down(struct inact *st, uint32_t i)
 	}
 }
 
-static void in_heap_remove(struct inact *st, uint32_t di)
+static void in_heap_remove(struct inact *st, struct in_dev *d)
 {
-	uint32_t i = st->dev[di].heap_pos;
+	uint32_t i = d->heap_pos;
 	if (i == IN_NONE)
 		return;
-	st->dev[di].heap_pos = IN_NONE;
+	d->heap_pos = IN_NONE;
 	st->n_heap--;
 	if (i == st->n_heap)
 		return;
-	uint32_t moved = st->heap[st->n_heap];
+	struct in_dev *moved = st->heap[st->n_heap];
 	st->heap[i] = moved;
-	st->dev[moved].heap_pos = i;
+	moved->heap_pos = i;
 	in_heap_up(st, i);
-	in_heap_down(st, st->dev[moved].heap_pos);
+	in_heap_down(st, moved->heap_pos);
 }
 
-static void in_heap_set(struct inact *st, uint32_t di, uint64_t deadline)
+static void in_heap_set(struct inact *st, struct in_dev *d, uint64_t deadline)
 {
-	struct in_dev *d = &st->dev[di];
 	d->deadline_us = deadline;
 	if (d->heap_pos == IN_NONE) {
 		d->heap_pos = st->n_heap;
-		st->heap[st->n_heap++] = di;
+		st->heap[st->n_heap++] = d;
 		in_heap_up(st, d->heap_pos);
 	} else {
 		in_heap_up(st, d->heap_pos);
@@ -314,60 +327,45 @@ static void in_heap_set(struct inact *st, uint32_t di, uint64_t deadline)
 	}
 }
 
-/* ---- the device table: hash, LRU, free list ---- */
+/* ---- the device table ---- */
 
-static void in_lru_unlink(struct inact *st, uint32_t i)
-{
-	struct in_dev *d = &st->dev[i];
-	if (d->lru_prev != IN_NONE)
-		st->dev[d->lru_prev].lru_next = d->lru_next;
-	else
-		st->lru_head = d->lru_next;
-	if (d->lru_next != IN_NONE)
-		st->dev[d->lru_next].lru_prev = d->lru_prev;
-	else
-		st->lru_tail = d->lru_prev;
-	d->lru_prev = d->lru_next = IN_NONE;
-}
+/*
+ * Every device (d; nx: the next, so d may be removed), each list oldest
+ * first: the reported devices, then the watched ones. Never by the hash
+ * index, so the order does not depend on the hash key.
+ */
+static const unsigned in_lists[] = { IN_L_REPORTED, IN_L_WATCHED };
+#define IN_EACH(st, d, nx)                                                                 \
+	for (unsigned in_l_ = 0; in_l_ < 2; in_l_++)                                       \
+		for (struct in_dev *d = kt_tail((st)->kt, in_lists[in_l_]),                \
+				   *nx = d ? kt_newer((st)->kt, d) : NULL;                 \
+		     d; d = nx, nx = d ? kt_newer((st)->kt, d) : NULL)
 
-static void in_lru_touch(struct inact *st, uint32_t i)
+static struct in_dev *in_find(const struct inact *st, uint8_t kind, const char *name, size_t n)
 {
-	in_lru_unlink(st, i);
-	struct in_dev *d = &st->dev[i];
-	d->lru_prev = st->lru_tail;
-	d->lru_next = IN_NONE;
-	if (st->lru_tail != IN_NONE)
-		st->dev[st->lru_tail].lru_next = i;
-	else
-		st->lru_head = i;
-	st->lru_tail = i;
-}
-
-static uint32_t in_find(const struct inact *st, uint8_t kind, const char *name, size_t n)
-{
-	uint32_t b = in_hash(kind, name, n) & (st->n_buckets - 1);
-	for (uint32_t i = st->buckets[b]; i != IN_NONE; i = st->dev[i].hnext) {
-		const struct in_dev *d = &st->dev[i];
-		if (d->kind == kind && strlen(d->name) == n && memcmp(d->name, name, n) == 0)
-			return i;
+	uint32_t h = in_hash(st, kind, name, n);
+	for (struct in_dev *d = kt_first(st->kt, h); d; d = kt_next(st->kt, d)) {
+		if (kt_hash_of(d) == h && d->kind == kind && strlen(d->name) == n &&
+		    memcmp(d->name, name, n) == 0)
+			return d;
 	}
-	return IN_NONE;
+	return NULL;
 }
 
-static void in_remove(struct inact *st, uint32_t i)
+/* Ends d: no deadline, its entry freed. evicted: it made room for a new device. */
+static void in_remove(struct inact *st, struct in_dev *d, bool evicted)
 {
-	struct in_dev *d = &st->dev[i];
-	uint32_t b = in_hash(d->kind, d->name, strlen(d->name)) & (st->n_buckets - 1);
-	uint32_t *pp = &st->buckets[b];
-	while (*pp != IN_NONE && *pp != i)
-		pp = &st->dev[*pp].hnext;
-	if (*pp == i)
-		*pp = d->hnext;
-	in_heap_remove(st, i);
-	in_lru_unlink(st, i);
-	memset(d, 0, sizeof(*d));
-	d->hnext = d->lru_prev = d->lru_next = d->heap_pos = IN_NONE;
-	st->free_list[st->n_free++] = i;
+	in_heap_remove(st, d);
+	kt_remove(st->kt, d, evicted);
+}
+
+/* d's episode was reported (or recovered): to the list that says so. */
+static void in_relist(struct inact *st, struct in_dev *d)
+{
+	bool rep = d->silent_reported || d->offline_reported;
+	unsigned l = rep ? IN_L_REPORTED : IN_L_WATCHED;
+	if (kt_list_of(d) != l)
+		kt_move(st->kt, d, l); /* lists without caps: nothing overflows */
 }
 
 static double in_override_of(const struct inact *st, const char *name, bool *has)
@@ -383,49 +381,35 @@ static double in_override_of(const struct inact *st, const char *name, bool *has
 }
 
 /*
- * A new slot for (kind, name[0..n)), n <= SENSOR_ID_MAX. When the table is
- * full the least recently seen device is evicted if its silence has been
- * reported already (nothing more to say about it); otherwise the new device
- * is refused (counted, logged once) so a flood of new names cannot push
- * out devices that are being watched. Returns the index or IN_NONE.
+ * A new entry for (kind, name[0..n)), n <= SENSOR_ID_MAX, at the head of
+ * the watched list. When the table is full the device whose episode was
+ * reported longest ago is evicted (nothing more to say about it); when no
+ * device has been reported the new device is refused (counted, logged
+ * once) so a flood of new names cannot push out devices that are being
+ * watched. Returns the entry or NULL.
  */
-static uint32_t in_create(struct inact *st, uint8_t kind, const char *name, size_t n)
+static struct in_dev *in_create(struct inact *st, uint8_t kind, const char *name, size_t n)
 {
-	if (!st->n_free) {
-		uint32_t h = st->lru_head;
-		if (h != IN_NONE && (st->dev[h].silent_reported || st->dev[h].offline_reported)) {
-			in_remove(st, h);
-			st->n_evicted++;
-		} else {
-			st->n_refused++;
-			if (!st->full_logged && st->log) {
-				st->full_logged = true;
-				fprintf(st->log, "mqttids: inactivity: device table full (max-devices %u); "
-					"new devices are not tracked\n", st->max_devices);
-			}
-			return IN_NONE;
+	struct in_dev *v = kt_victim(st->kt);
+	if (v)
+		in_remove(st, v, true);
+	uint32_t h = in_hash(st, kind, name, strnlen(name, n));
+	struct in_dev *d = kt_insert(st->kt, h, IN_L_WATCHED, 0);
+	if (!d) {
+		kt_refused(st->kt);
+		if (!st->full_logged && st->log) {
+			st->full_logged = true;
+			fprintf(st->log, "mqttids: inactivity: device table full (max-devices %u); "
+				"new devices are not tracked\n", st->max_devices);
 		}
+		return NULL;
 	}
-	uint32_t i = st->free_list[--st->n_free];
-	struct in_dev *d = &st->dev[i];
-	memset(d, 0, sizeof(*d));
-	d->used = true;
 	d->kind = kind;
 	in_copy(d->name, sizeof(d->name), name, n);
-	d->heap_pos = d->lru_prev = d->lru_next = IN_NONE;
-	uint32_t b = in_hash(kind, d->name, strlen(d->name)) & (st->n_buckets - 1);
-	d->hnext = st->buckets[b];
-	st->buckets[b] = i;
-	/* Newest at the tail of the LRU list. */
-	d->lru_prev = st->lru_tail;
-	if (st->lru_tail != IN_NONE)
-		st->dev[st->lru_tail].lru_next = i;
-	else
-		st->lru_head = i;
-	st->lru_tail = i;
+	d->heap_pos = IN_NONE;
 	if (kind == IN_GENERIC)
 		d->override_s = in_override_of(st, d->name, &d->has_override);
-	return i;
+	return d;
 }
 
 /* ---- timeouts and timers ---- */
@@ -462,9 +446,8 @@ static double in_timeout(const struct inact *st, const struct in_dev *d)
 }
 
 /* Arms (or disarms) d's deadline from its anchor, as its state allows. */
-static void in_arm(struct inact *st, uint32_t i)
+static void in_arm(struct inact *st, struct in_dev *d)
 {
-	struct in_dev *d = &st->dev[i];
 	bool timed;
 	if (d->kind == IN_Z2M)
 		timed = st->z_on && d->listed && !d->disabled && st->bridge != IN_BR_OFFLINE &&
@@ -473,10 +456,10 @@ static void in_arm(struct inact *st, uint32_t i)
 		timed = d->seen && d->scheduled && !d->silent_reported;
 	double t = in_timeout(st, d);
 	if (!timed || !(t > 0)) {
-		in_heap_remove(st, i);
+		in_heap_remove(st, d);
 		return;
 	}
-	in_heap_set(st, i, d->anchor_us + (uint64_t)(t * 1e6));
+	in_heap_set(st, d, d->anchor_us + (uint64_t)(t * 1e6));
 }
 
 /* ---- reports ---- */
@@ -544,12 +527,12 @@ static void in_emit(struct inact *st, const struct in_dev *d, const char *event,
 }
 
 /* Fires d's deadline: device_silent at the moment the timeout passed. */
-static void in_fire(struct inact *st, uint32_t i)
+static void in_fire(struct inact *st, struct in_dev *d)
 {
-	struct in_dev *d = &st->dev[i];
 	uint64_t ts = d->deadline_us;
-	in_heap_remove(st, i);
+	in_heap_remove(st, d);
 	d->silent_reported = true;
+	in_relist(st, d);
 	uint64_t from = d->seen ? d->last_seen_us : d->anchor_us;
 	double silent = (double)(ts - (ts > from ? from : ts)) / 1e6;
 	char name[SENSOR_ID_MAX + 1];
@@ -575,14 +558,11 @@ static void in_fire(struct inact *st, uint32_t i)
 static void in_restart_all(struct inact *st, uint64_t now)
 {
 	st->restart_pending = false;
-	for (uint32_t i = 0; i < st->max_devices; i++) {
-		struct in_dev *d = &st->dev[i];
-		if (!d->used)
-			continue;
+	IN_EACH(st, d, nx) {
 		if (d->anchor_us < now)
 			d->anchor_us = now;
 		d->skip_gap = true;
-		in_arm(st, i);
+		in_arm(st, d);
 	}
 }
 
@@ -592,7 +572,7 @@ static void in_advance(struct inact *st, uint64_t now)
 		in_restart_all(st, now);
 	if (now > st->now_us)
 		st->now_us = now;
-	while (st->n_heap && st->dev[st->heap[0]].deadline_us < now)
+	while (st->n_heap && st->heap[0]->deadline_us < now)
 		in_fire(st, st->heap[0]);
 }
 
@@ -603,6 +583,7 @@ static void in_recover(struct inact *st, struct in_dev *d, const struct sensor_m
 		return;
 	bool was_offline = d->offline_reported;
 	d->silent_reported = d->offline_reported = false;
+	in_relist(st, d);
 	if (!st->report_recovery)
 		return;
 	uint64_t from = d->seen ? d->last_seen_us : d->anchor_us;
@@ -681,19 +662,18 @@ static void in_generic(struct inact *st, const struct sensor_msg *m)
 	size_t n = strnlen(name, SENSOR_ID_MAX + 1);
 	if (n > SENSOR_ID_MAX)
 		n = SENSOR_ID_MAX;
-	uint32_t i = in_find(st, IN_GENERIC, name, n);
-	if (i == IN_NONE) {
+	struct in_dev *d = in_find(st, IN_GENERIC, name, n);
+	if (!d) {
 		char tmp[SENSOR_ID_MAX + 1];
 		in_copy(tmp, sizeof(tmp), name, n);
 		bool has;
 		double ov = in_override_of(st, tmp, &has);
 		if (has && !(ov > 0))
 			return; /* per-device timeout 0: not tracked */
-		i = in_create(st, IN_GENERIC, name, n);
-		if (i == IN_NONE)
+		d = in_create(st, IN_GENERIC, name, n);
+		if (!d)
 			return;
 	}
-	struct in_dev *d = &st->dev[i];
 	bool was_silent = d->silent_reported;
 	if (d->seen && !d->skip_gap && m->ts_us >= d->last_seen_us) {
 		double gap = (double)(m->ts_us - d->last_seen_us) / 1e6;
@@ -710,8 +690,8 @@ static void in_generic(struct inact *st, const struct sensor_msg *m)
 	d->last_seen_us = m->ts_us;
 	d->anchor_us = m->ts_us;
 	sensor_addr_copy(&d->addr, &m->client);
-	in_lru_touch(st, i);
-	in_arm(st, i);
+	kt_touch(st->kt, d);
+	in_arm(st, d);
 }
 
 /* ---- Zigbee2MQTT ---- */
@@ -719,13 +699,12 @@ static void in_generic(struct inact *st, const struct sensor_msg *m)
 /* Every z2m device's timer starts again at now (bridge back online). */
 static void in_z2m_restart(struct inact *st, uint64_t now)
 {
-	for (uint32_t i = 0; i < st->max_devices; i++) {
-		struct in_dev *d = &st->dev[i];
-		if (!d->used || d->kind != IN_Z2M)
+	IN_EACH(st, d, nx) {
+		if (d->kind != IN_Z2M)
 			continue;
 		if (d->anchor_us < now)
 			d->anchor_us = now;
-		in_arm(st, i);
+		in_arm(st, d);
 	}
 }
 
@@ -751,9 +730,9 @@ static void in_bridge_state(struct inact *st, const struct sensor_msg *m, const 
 	} else if (!strcmp(s, "offline")) {
 		st->bridge = IN_BR_OFFLINE;
 		/* Timers are suspended: nothing is reported while the bridge is away. */
-		for (uint32_t i = 0; i < st->max_devices; i++)
-			if (st->dev[i].used && st->dev[i].kind == IN_Z2M)
-				in_heap_remove(st, i);
+		IN_EACH(st, d, nx)
+			if (d->kind == IN_Z2M)
+				in_heap_remove(st, d);
 	}
 }
 
@@ -769,9 +748,9 @@ static void in_bridge_devices(struct inact *st, const struct sensor_msg *m, cons
 		in_logf(st, "%s/bridge/devices is not a JSON array; ignored", st->z_base);
 		return;
 	}
-	for (uint32_t i = 0; i < st->max_devices; i++)
-		if (st->dev[i].used && st->dev[i].kind == IN_Z2M)
-			st->dev[i].stale = st->dev[i].listed;
+	IN_EACH(st, d, nx)
+		if (d->kind == IN_Z2M)
+			d->stale = d->listed;
 	unsigned k = 0;
 	const cJSON *e;
 	cJSON_ArrayForEach(e, json)
@@ -795,14 +774,13 @@ static void in_bridge_devices(struct inact *st, const struct sensor_msg *m, cons
 				k - 1, n, SENSOR_ID_MAX);
 			continue;
 		}
-		uint32_t i = in_find(st, IN_Z2M, fn->valuestring, n);
-		bool fresh = i == IN_NONE;
+		struct in_dev *d = in_find(st, IN_Z2M, fn->valuestring, n);
+		bool fresh = !d;
 		if (fresh) {
-			i = in_create(st, IN_Z2M, fn->valuestring, n);
-			if (i == IN_NONE)
+			d = in_create(st, IN_Z2M, fn->valuestring, n);
+			if (!d)
 				continue;
 		}
-		struct in_dev *d = &st->dev[i];
 		if (fresh || !d->listed)
 			d->anchor_us = m->ts_us; /* its timer starts when it becomes known */
 		if (!d->seen && m->from_client)
@@ -815,25 +793,24 @@ static void in_bridge_devices(struct inact *st, const struct sensor_msg *m, cons
 		const cJSON *ieee = cJSON_GetObjectItemCaseSensitive(e, "ieee_address");
 		if (cJSON_IsString(ieee))
 			in_copy(d->ieee, sizeof(d->ieee), ieee->valuestring, strlen(ieee->valuestring));
-		in_arm(st, i);
+		in_arm(st, d);
 	}
-	for (uint32_t i = 0; i < st->max_devices; i++)
-		if (st->dev[i].used && st->dev[i].kind == IN_Z2M && st->dev[i].stale)
-			in_remove(st, i);
+	IN_EACH(st, d, nx)
+		if (d->kind == IN_Z2M && d->stale)
+			in_remove(st, d, false);
 	st->have_list = true;
 }
 
 /* A sign of life of z2m device i (a state message or availability online). */
-static void in_z2m_seen(struct inact *st, uint32_t i, const struct sensor_msg *m)
+static void in_z2m_seen(struct inact *st, struct in_dev *d, const struct sensor_msg *m)
 {
-	struct in_dev *d = &st->dev[i];
 	in_recover(st, d, m);
 	d->seen = true;
 	d->last_seen_us = m->ts_us;
 	d->anchor_us = m->ts_us;
 	sensor_addr_copy(&d->addr, &m->client);
-	in_lru_touch(st, i);
-	in_arm(st, i);
+	kt_touch(st->kt, d);
+	in_arm(st, d);
 }
 
 static void in_availability(struct inact *st, const struct sensor_msg *m, const char *name,
@@ -852,25 +829,25 @@ static void in_availability(struct inact *st, const struct sensor_msg *m, const 
 	bool online = s && !strcmp(s, "online"), offline = s && !strcmp(s, "offline");
 	if (!online && !offline)
 		return;
-	uint32_t i = in_find(st, IN_Z2M, name, n);
-	if (i == IN_NONE) {
+	struct in_dev *d = in_find(st, IN_Z2M, name, n);
+	if (!d) {
 		/* Not (yet) in bridge/devices: still worth its offline report. */
-		i = in_create(st, IN_Z2M, name, n);
-		if (i == IN_NONE)
+		d = in_create(st, IN_Z2M, name, n);
+		if (!d)
 			return;
-		st->dev[i].anchor_us = m->ts_us;
-		sensor_addr_copy(&st->dev[i].addr, &m->client);
+		d->anchor_us = m->ts_us;
+		sensor_addr_copy(&d->addr, &m->client);
 	}
-	struct in_dev *d = &st->dev[i];
 	d->avail = online ? IN_AV_ONLINE : IN_AV_OFFLINE;
 	if (online) {
-		in_z2m_seen(st, i, m);
+		in_z2m_seen(st, d, m);
 		return;
 	}
 	if (st->bridge == IN_BR_OFFLINE || d->offline_reported)
 		return;
 	d->offline_reported = true;
-	in_heap_remove(st, i);
+	in_relist(st, d);
+	in_heap_remove(st, d);
 	char pname[SENSOR_ID_MAX + 1];
 	in_printable(pname, sizeof(pname), d->name);
 	snprintf(st->detail, sizeof(st->detail), "Zigbee2MQTT reports device %s offline", pname);
@@ -961,14 +938,14 @@ static void in_z2m(struct inact *st, const struct sensor_msg *m, enum in_ztopic 
 		in_availability(st, m, name, n, json);
 		break;
 	case IN_ZT_DEVICE: {
-		uint32_t i = in_find(st, IN_Z2M, name, n);
-		if (i == IN_NONE || !st->dev[i].listed)
+		struct in_dev *d = in_find(st, IN_Z2M, name, n);
+		if (!d || !d->listed)
 			break; /* a group, or a name the bridge has not listed */
 		uint64_t ls;
 		if (cJSON_IsObject(json) &&
 		    in_last_seen(cJSON_GetObjectItemCaseSensitive(json, "last_seen"), &ls))
-			st->dev[i].bridge_last_seen_us = ls;
-		in_z2m_seen(st, i, m);
+			d->bridge_last_seen_us = ls;
+		in_z2m_seen(st, d, m);
 		break;
 	}
 	default:
@@ -1037,9 +1014,7 @@ static void in_free(void *state)
 	if (!st)
 		return;
 	jw_deinit(&st->w);
-	free(st->dev);
-	free(st->buckets);
-	free(st->free_list);
+	kt_free(st->kt);
 	free(st->heap);
 	free(st);
 }
@@ -1190,28 +1165,23 @@ static int in_init(const struct sensor_env *env, const cJSON *cfg, void **state)
 	if (in_cfg_overrides(st, log, g ? scfg_list(g, "per-device") : NULL) != 0)
 		goto fail;
 	st->max_devices = (uint32_t)maxd;
-	st->n_buckets = 16;
-	while (st->n_buckets < 2 * st->max_devices)
-		st->n_buckets <<= 1;
-	st->dev = calloc(st->max_devices, sizeof(*st->dev));
-	st->buckets = malloc(sizeof(uint32_t) * st->n_buckets);
-	st->free_list = malloc(sizeof(uint32_t) * st->max_devices);
-	st->heap = malloc(sizeof(uint32_t) * st->max_devices);
-	if (!st->dev || !st->buckets || !st->free_list || !st->heap) {
+	struct kt_opts ko = {
+		.name = "inactivity_devices",
+		.capacity = st->max_devices,
+		.entry_size = sizeof(struct in_dev),
+		.n_parts = 1,
+		.n_lists = 2,
+		.list = { { 0, KT_EVICT, 0 }, { 0, KT_EVICT, 0 } },
+		.n_evict = 1,
+		.evict = { IN_L_REPORTED },
+	};
+	st->kt = kt_new(&ko);
+	st->heap = malloc(sizeof(*st->heap) * st->max_devices);
+	if (!st->kt || !st->heap) {
 		if (log)
 			fprintf(log, "mqttids: inactivity: out of memory for %u devices\n", st->max_devices);
 		goto fail;
 	}
-	for (uint32_t i = 0; i < st->n_buckets; i++)
-		st->buckets[i] = IN_NONE;
-	for (uint32_t i = 0; i < st->max_devices; i++) {
-		struct in_dev *d = &st->dev[i];
-		d->hnext = d->lru_prev = d->lru_next = d->heap_pos = IN_NONE;
-		/* Lowest index handed out first. */
-		st->free_list[i] = st->max_devices - 1 - i;
-	}
-	st->n_free = st->max_devices;
-	st->lru_head = st->lru_tail = IN_NONE;
 	jw_init(&st->w);
 	*state = st;
 	return 0;
@@ -1243,15 +1213,19 @@ static cJSON *in_save(void *state)
 	}
 	cJSON *stats = cJSON_AddObjectToObject(root, "stats");
 	if (stats) {
-		cJSON_AddNumberToObject(stats, "refused", (double)st->n_refused);
-		cJSON_AddNumberToObject(stats, "evicted", (double)st->n_evicted);
+		const struct kt_stats *ks = kt_stats(st->kt);
+		cJSON_AddNumberToObject(stats, "refused", (double)ks->refused);
+		cJSON_AddNumberToObject(stats, "evicted", (double)ks->evicted);
 	}
 	cJSON *arr = cJSON_AddArrayToObject(root, "devices");
 	if (!arr)
 		goto out;
-	/* Least recently seen first, so a load into a smaller table keeps the freshest. */
-	for (uint32_t i = st->lru_head; i != IN_NONE; i = st->dev[i].lru_next) {
-		const struct in_dev *d = &st->dev[i];
+	/*
+	 * Each list oldest first, the reported devices before the watched
+	 * ones: a load rebuilds both lists in the same order, and into a
+	 * smaller table it keeps the watched devices before the reported.
+	 */
+	IN_EACH(st, d, nx) {
 		cJSON *o = cJSON_CreateObject();
 		if (!o)
 			break;
@@ -1379,21 +1353,21 @@ static bool in_load_dev(struct inact *st, const cJSON *o, unsigned idx)
 			idx, SENSOR_ID_MAX);
 		return false;
 	}
-	if (in_find(st, k, name->valuestring, n) != IN_NONE) {
+	if (in_find(st, k, name->valuestring, n)) {
 		in_logf(st, "state: devices[%u]: %s device listed twice; skipped", idx,
 			k == IN_Z2M ? "z2m" : "generic");
 		return false;
 	}
-	uint32_t i = in_create(st, k, name->valuestring, n);
-	if (i == IN_NONE)
+	struct in_dev *d = in_create(st, k, name->valuestring, n);
+	if (!d)
 		return false;
-	struct in_dev *d = &st->dev[i];
 	if (in_load_us(o, "last_seen_us", &d->last_seen_us))
 		d->seen = true;
 	if (!in_load_us(o, "anchor_us", &d->anchor_us))
 		d->anchor_us = d->last_seen_us;
 	d->silent_reported = in_load_bool(o, "silent");
 	d->offline_reported = in_load_bool(o, "offline");
+	in_relist(st, d);
 	in_load_addr(d, o);
 	if (k == IN_GENERIC) {
 		double iv, mg;
@@ -1418,7 +1392,7 @@ static bool in_load_dev(struct inact *st, const cJSON *o, unsigned idx)
 			}
 		}
 		if (d->has_override && !(d->override_s > 0)) {
-			in_remove(st, i); /* configured as not tracked since */
+			in_remove(st, d, false); /* configured as not tracked since */
 			return true;
 		}
 	} else {
@@ -1477,9 +1451,18 @@ static void in_load(void *state, const cJSON *saved)
 static void in_stats(void *state, struct sensor_stats *out)
 {
 	struct inact *st = state;
-	sensor_stats_add(out, "devices_max", st->max_devices);
-	sensor_stats_add(out, "evicted", st->n_evicted);
-	sensor_stats_add(out, "refused", st->n_refused);
+	const struct kt_stats *ks = kt_stats(st->kt);
+	sensor_stats_add(out, "devices_max", kt_capacity(st->kt));
+	sensor_stats_add(out, "evicted", ks->evicted);
+	sensor_stats_add(out, "refused", ks->refused);
+}
+
+static size_t in_tables(void *state, const struct ktable **out, size_t max)
+{
+	if (!max)
+		return 0;
+	out[0] = ((const struct inact *)state)->kt;
+	return 1;
 }
 
 const struct sensor_detector sensor_inactivity_detector = {
@@ -1490,5 +1473,6 @@ const struct sensor_detector sensor_inactivity_detector = {
 	.save = in_save,
 	.load = in_load,
 	.stats = in_stats,
+	.tables = in_tables,
 	.free = in_free,
 };

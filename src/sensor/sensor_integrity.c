@@ -30,13 +30,13 @@
 
 #include "mqtt/mqtt_topic.h"
 #include "util/jw.h"
+#include "util/ktable.h"
 
 #define INTEG_MAX_TOPICS 64
 #define INTEG_FILTER_MAX 256
 #define INTEG_KEYS_FILE_MAX (4u << 20)
 #define INTEG_RECENT 4                 /* signatures remembered per device */
 #define INTEG_MAC_LEN 32
-#define INTEG_NIL UINT32_MAX
 #define INTEG_COUNT_MAX 1000000u       /* upper bound of max-keys, max-devices */
 #define INTEG_INT_MAX 9007199254740992.0 /* 2^53: counters and times JSON holds exactly */
 #define INTEG_SKEW_MAX (10.0 * 365 * 86400)
@@ -350,16 +350,22 @@ struct integ_topic {
 	uint64_t max_skew;                 /* seconds; 0: times not checked */
 };
 
-/* One device's replay state: a slot of the preallocated table. */
+/*
+ * One device's replay state: an entry of the keyed table, keyed by the
+ * device name. The name is zero padded and has no NUL when it is
+ * SENSOR_ID_MAX bytes long.
+ */
 struct integ_dev {
-	char device[SENSOR_ID_MAX + 1];
-	uint64_t ctr, ts;
+	struct kt_node node;
 	bool has_ctr, has_ts;
 	uint8_t n_recent, last_recent;
+	uint64_t ctr, ts;
 	uint8_t recent[INTEG_RECENT][INTEG_MAC_LEN];
-	uint32_t hnext;                    /* hash chain, or free list */
-	uint32_t prev, next;               /* LRU list: head most recent */
+	char device[SENSOR_ID_MAX];
 };
+
+/* The replay table's one list, in evict order: most recently accepted first. */
+#define INTEG_LIST_ACCEPTED 0
 
 struct integ {
 	FILE *log;
@@ -371,11 +377,8 @@ struct integ {
 	bool has_keys_file;
 	EVP_MAC *mac;
 	EVP_MAC_CTX *mctx;
-	struct integ_dev *devs;
+	struct ktable *devs;               /* "integrity_devices" */
 	uint32_t max_devs;
-	uint32_t *buckets;
-	uint32_t bmask;
-	uint32_t lru_head, lru_tail, free_head;
 	struct jw w;
 	struct integ_stats st;
 	bool mac_error_logged;
@@ -528,93 +531,51 @@ static int cfg_topic(FILE *log, const cJSON *e, uint64_t skew_def, enum integ_de
 	return 0;
 }
 
-/* ---- the replay table: preallocated, hashed by device, LRU ---- */
+/*
+ * ---- the replay table: a keyed table (util/ktable.h) of max-devices
+ * entries with one recency list, least recently accepted at its tail ----
+ */
 
-static uint32_t dev_hash(const char *s)
+/* The bytes of device that key its entry: at most SENSOR_ID_MAX. */
+static size_t dev_key_len(const char *device)
 {
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+	return strnlen(device, SENSOR_ID_MAX);
 }
 
-static uint32_t dev_find(const struct integ *st, const char *device)
+static bool dev_is(const struct integ_dev *d, const char *device, size_t len)
 {
-	uint32_t i = st->buckets[dev_hash(device) & st->bmask];
-	while (i != INTEG_NIL && strcmp(st->devs[i].device, device))
-		i = st->devs[i].hnext;
-	return i;
+	return !memcmp(d->device, device, len) && (len == SENSOR_ID_MAX || d->device[len] == 0);
 }
 
-static void lru_unlink(struct integ *st, uint32_t i)
+static struct integ_dev *dev_find(const struct integ *st, const char *device)
 {
-	struct integ_dev *d = &st->devs[i];
-	if (d->prev != INTEG_NIL)
-		st->devs[d->prev].next = d->next;
-	else
-		st->lru_head = d->next;
-	if (d->next != INTEG_NIL)
-		st->devs[d->next].prev = d->prev;
-	else
-		st->lru_tail = d->prev;
-	d->prev = d->next = INTEG_NIL;
-}
-
-static void lru_push_head(struct integ *st, uint32_t i)
-{
-	struct integ_dev *d = &st->devs[i];
-	d->prev = INTEG_NIL;
-	d->next = st->lru_head;
-	if (st->lru_head != INTEG_NIL)
-		st->devs[st->lru_head].prev = i;
-	st->lru_head = i;
-	if (st->lru_tail == INTEG_NIL)
-		st->lru_tail = i;
-}
-
-static void dev_touch(struct integ *st, uint32_t i)
-{
-	if (st->lru_head == i)
-		return;
-	lru_unlink(st, i);
-	lru_push_head(st, i);
-}
-
-static void hash_unlink(struct integ *st, uint32_t i)
-{
-	uint32_t *pp = &st->buckets[dev_hash(st->devs[i].device) & st->bmask];
-	while (*pp != INTEG_NIL && *pp != i)
-		pp = &st->devs[*pp].hnext;
-	if (*pp == i)
-		*pp = st->devs[i].hnext;
+	size_t len = dev_key_len(device);
+	uint32_t h = kt_hash(st->devs, device, len);
+	for (struct integ_dev *d = kt_first(st->devs, h); d; d = kt_next(st->devs, d))
+		if (kt_hash_of(d) == h && dev_is(d, device, len))
+			return d;
+	return NULL;
 }
 
 /*
- * A fresh entry for device (not in the table), at the head of the LRU
- * list. When every slot is taken the least recently used device is
- * forgotten (counted in evictions): its next message starts afresh.
+ * A fresh entry for device (not in the table), at the head of the list.
+ * When every entry is taken the least recently accepted device is
+ * forgotten (counted as evicted): its next message starts afresh. Never
+ * refused: the one list is in evict order.
  */
-static uint32_t dev_insert(struct integ *st, const char *device)
+static struct integ_dev *dev_insert(struct integ *st, const char *device)
 {
-	uint32_t i = st->free_head;
-	if (i != INTEG_NIL) {
-		st->free_head = st->devs[i].hnext;
-		st->st.devices++;
-	} else {
-		i = st->lru_tail;
-		hash_unlink(st, i);
-		lru_unlink(st, i);
-		st->st.evictions++;
+	size_t len = dev_key_len(device);
+	struct integ_dev *v = kt_victim(st->devs);
+	if (v) {
+		OPENSSL_cleanse(v->recent, sizeof(v->recent));
+		kt_remove(st->devs, v, 1);
 	}
-	struct integ_dev *d = &st->devs[i];
-	memset(d, 0, sizeof(*d));
-	snprintf(d->device, sizeof(d->device), "%s", device);
-	uint32_t *b = &st->buckets[dev_hash(d->device) & st->bmask];
-	d->hnext = *b;
-	*b = i;
-	d->prev = d->next = INTEG_NIL;
-	lru_push_head(st, i);
-	return i;
+	struct integ_dev *d =
+		kt_insert(st->devs, kt_hash(st->devs, device, len), INTEG_LIST_ACCEPTED, 0);
+	if (d)
+		memcpy(d->device, device, len);
+	return d;
 }
 
 static void dev_remember(struct integ_dev *d, const uint8_t mac[INTEG_MAC_LEN])
@@ -896,8 +857,7 @@ static void check_hmac(struct ictx *c, const cJSON *json)
 	bool hc = json_uint(json, t->counter_field, &ctr);
 	bool ht = json_uint(json, t->time_field, &ts);
 	uint64_t now = c->m->ts_us / 1000000u;
-	uint32_t di = dev_find(st, c->device);
-	struct integ_dev *d = di != INTEG_NIL ? &st->devs[di] : NULL;
+	struct integ_dev *d = dev_find(st, c->device);
 	const char *reason = NULL;
 	if (d && dev_seen(d, given)) {
 		/* A QoS>0 retransmission of the last accepted message is no attack. */
@@ -917,10 +877,11 @@ static void check_hmac(struct ictx *c, const cJSON *json)
 		return;
 	}
 	if (!d) {
-		di = dev_insert(st, c->device);
-		d = &st->devs[di];
+		d = dev_insert(st, c->device);
+		if (!d)
+			return;
 	} else {
-		dev_touch(st, di);
+		kt_touch(st->devs, d);
 	}
 	/* A rebooted device restarts its counter with a newer time. */
 	if (hc) {
@@ -993,6 +954,11 @@ void integ_get_stats(const void *state, struct integ_stats *out)
 		return;
 	*out = st->st;
 	out->keys = st->keys.n;
+	if (st->devs) {
+		const struct kt_stats *ks = kt_stats(st->devs);
+		out->devices = ks->active;
+		out->evictions = ks->evicted;
+	}
 }
 
 /* ---- state ---- */
@@ -1001,19 +967,23 @@ void integ_get_stats(const void *state, struct integ_stats *out)
 static cJSON *integ_save(void *state)
 {
 	struct integ *st = state;
-	if (!st || st->lru_tail == INTEG_NIL)
+	if (!st || !st->devs || !kt_tail(st->devs, INTEG_LIST_ACCEPTED))
 		return NULL;
 	cJSON *root = cJSON_CreateObject();
 	cJSON *arr = root ? cJSON_AddArrayToObject(root, "devices") : NULL;
 	if (!arr)
 		goto fail;
-	for (uint32_t i = st->lru_tail; i != INTEG_NIL; i = st->devs[i].prev) {
-		const struct integ_dev *d = &st->devs[i];
+	for (const struct integ_dev *d = kt_tail(st->devs, INTEG_LIST_ACCEPTED); d;
+	     d = kt_newer(st->devs, d)) {
+		char name[SENSOR_ID_MAX + 1];
+		size_t len = strnlen(d->device, SENSOR_ID_MAX);
+		memcpy(name, d->device, len);
+		name[len] = 0;
 		cJSON *o = cJSON_CreateObject();
 		if (!o)
 			goto fail;
 		cJSON_AddItemToArray(arr, o);
-		if (!cJSON_AddStringToObject(o, "device", d->device))
+		if (!cJSON_AddStringToObject(o, "device", name))
 			goto fail;
 		if (d->has_ctr && !cJSON_AddNumberToObject(o, "ctr", (double)d->ctr))
 			goto fail;
@@ -1085,9 +1055,11 @@ static void integ_load(void *state, const cJSON *saved)
 				logf_(st->log, "integrity state: device entry %u ignored: %s", idx, why);
 			continue;
 		}
-		if (dev_find(st, dv->valuestring) != INTEG_NIL)
+		if (dev_find(st, dv->valuestring))
 			continue;
-		struct integ_dev *d = &st->devs[dev_insert(st, dv->valuestring)];
+		struct integ_dev *d = dev_insert(st, dv->valuestring);
+		if (!d)
+			continue;
 		d->ctr = ctr;
 		d->has_ctr = hc;
 		d->ts = ts;
@@ -1109,33 +1081,31 @@ static void integ_free(void *state)
 	integ_keys_deinit(&st->keys);
 	if (st->devs) {
 		/* The recent signatures are not secret, but nothing is left behind. */
-		OPENSSL_cleanse(st->devs, (size_t)st->max_devs * sizeof(*st->devs));
-		free(st->devs);
+		struct integ_dev *d;
+		while ((d = kt_tail(st->devs, INTEG_LIST_ACCEPTED)) != NULL) {
+			OPENSSL_cleanse(d->recent, sizeof(d->recent));
+			kt_remove(st->devs, d, 0);
+		}
+		kt_free(st->devs);
 	}
-	free(st->buckets);
 	jw_deinit(&st->w);
 	free(st);
 }
 
 static int integ_tables(struct integ *st)
 {
-	uint32_t nb = 16;
-	while (nb < st->max_devs * 2u && nb < (1u << 22))
-		nb *= 2;
-	st->devs = calloc(st->max_devs, sizeof(*st->devs));
-	st->buckets = malloc((size_t)nb * sizeof(*st->buckets));
-	if (!st->devs || !st->buckets)
-		return -1;
-	st->bmask = nb - 1;
-	for (uint32_t i = 0; i < nb; i++)
-		st->buckets[i] = INTEG_NIL;
-	for (uint32_t i = 0; i < st->max_devs; i++) {
-		st->devs[i].hnext = i + 1 < st->max_devs ? i + 1 : INTEG_NIL;
-		st->devs[i].prev = st->devs[i].next = INTEG_NIL;
-	}
-	st->free_head = 0;
-	st->lru_head = st->lru_tail = INTEG_NIL;
-	return 0;
+	struct kt_opts o = {
+		.name = "integrity_devices",
+		.capacity = st->max_devs,
+		.entry_size = sizeof(struct integ_dev),
+		.n_parts = 1,
+		.n_lists = 1,
+		.list = { { 0, KT_EVICT, 0 } },
+		.n_evict = 1,
+		.evict = { INTEG_LIST_ACCEPTED },
+	};
+	st->devs = kt_new(&o);
+	return st->devs ? 0 : -1;
 }
 
 static int integ_mac_init(struct integ *st)
@@ -1255,6 +1225,15 @@ static void integ_stats_op(void *state, struct sensor_stats *out)
 	sensor_stats_add(out, "load_skipped", v.load_skipped);
 }
 
+static size_t integ_tables_op(void *state, const struct ktable **out, size_t max)
+{
+	const struct integ *st = state;
+	if (!max || !st || !st->devs)
+		return 0;
+	out[0] = st->devs;
+	return 1;
+}
+
 const struct sensor_detector sensor_integrity_detector = {
 	.name = "integrity",
 	.init = integ_init,
@@ -1262,5 +1241,6 @@ const struct sensor_detector sensor_integrity_detector = {
 	.save = integ_save,
 	.load = integ_load,
 	.stats = integ_stats_op,
+	.tables = integ_tables_op,
 	.free = integ_free,
 };

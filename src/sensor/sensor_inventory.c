@@ -6,16 +6,18 @@
  * ids, known client ids at new addresses and known IPs behind a new MAC.
  *
  * The inventory is a table of rows, one per (client id, IP, MAC) seen
- * together; any of the three may be absent. Rows are found through four
- * chained hash indexes (the whole tuple, client id, IP, MAC) over the
- * preallocated table, so a message from a known device costs one tuple
- * lookup and allocates nothing. Rows learned or loaded from a file are
- * never evicted; rows created after the learning period (each reported
- * once) are kept in an LRU list and the oldest gives way when the table is
- * full. Docs: docs/sensors.md, "Device inventory".
+ * together; any of the three may be absent. The rows live in a keyed
+ * table (util/ktable.h, "inventory_devices") indexed by the whole tuple,
+ * so a message from a known device costs one tuple lookup and allocates
+ * nothing. Three more chained indexes over the same rows (client id, IP,
+ * MAC; bucket arrays under the table's seeded hash) find the rows that
+ * share one of the three. Rows learned or loaded from a file are on the
+ * table's LEARNED list, which nothing evicts; rows created after the
+ * learning period (each reported once) are on the NEW list, in LRU order,
+ * and the oldest gives way when the table is full. Docs: docs/sensors.md,
+ * "Device inventory".
  */
 #define _POSIX_C_SOURCE 200809L
-#include "util/hash.h"
 #include "sensor/sensor_inventory.h"
 #include "util/timefmt.h"
 
@@ -30,6 +32,7 @@
 
 #include "util/file.h"
 #include "util/jw.h"
+#include "util/ktable.h"
 #include "util/rd.h"
 
 #define INV_NAME_MAX 64          /* bytes of an operator's device name */
@@ -41,24 +44,30 @@
 #define INV_LOAD_MSGS 20         /* messages per load before a summary */
 #define INV_MAX_US 253402300799999999ull /* 9999-12-31T23:59:59.999999Z */
 
-enum inv_ix { IX_TUPLE = 0, IX_CID, IX_IP, IX_MAC, IX__N };
+/* The secondary indexes: rows by one part of their key. */
+enum inv_ix { IX_CID = 0, IX_IP, IX_MAC, IX__N };
+
+/*
+ * The table's lists: NEW (rows made after the learning period; the only
+ * evictable list, least recently seen first out) and LEARNED (learned or
+ * loaded rows; never evicted, kept in the order they were added).
+ */
+enum inv_list { L_NEW = 0, L_LEARNED, L__N };
 
 enum inv_mac_mode { INV_MAC_AUTO = 0, INV_MAC_YES, INV_MAC_NO };
 
 struct inv_row {
+	struct kt_node node;           /* by (client id, IP, MAC), in inv->kt */
+	uint8_t family;                /* 4, 6; 0: no address */
+	bool has_mac;
+	bool learned;                  /* on L_LEARNED; false: on L_NEW, reported as new */
+	uint8_t mac[6];
+	uint8_t a[16];
 	char cid[SENSOR_ID_MAX + 1];   /* "" when not known */
 	char user[SENSOR_ID_MAX + 1];
 	char name[INV_NAME_MAX + 1];   /* from the file; "" otherwise */
-	uint8_t family;                /* 4, 6; 0: no address */
-	uint8_t a[16];
-	bool has_mac;
-	uint8_t mac[6];
-	bool used;
-	bool learned;                  /* learned or loaded; false: reported as new */
 	uint64_t first, last;          /* event time, us; 0: not known (file) */
-	uint64_t h[IX__N];
-	int32_t next[IX__N];           /* chains; next[IX_TUPLE] links free rows */
-	int32_t lru_prev, lru_next;    /* rows with learned == false only */
+	struct inv_row *next[IX__N];   /* chains of the secondary indexes */
 };
 
 /* One client message reduced to what the inventory keys on. */
@@ -84,12 +93,10 @@ struct inv {
 	uint64_t learn_start;
 	bool full_reported;
 
-	struct inv_row *rows;
-	uint32_t max, n;
-	int32_t free_head;
-	uint32_t nb;                   /* buckets per index, a power of two */
-	int32_t *b[IX__N];
-	int32_t lru_head, lru_tail;    /* most / least recently seen new row */
+	struct ktable *kt;             /* the rows, by tuple */
+	uint32_t max;
+	uint32_t mask;                 /* buckets per secondary index - 1 */
+	struct inv_row **b[IX__N];
 
 	uint8_t gw[INV_MAX_GATEWAYS][6];
 	uint32_t n_gw;
@@ -99,7 +106,6 @@ struct inv {
 };
 
 /* ---- keys and hashes ---- */
-
 
 static size_t addr_len(uint8_t family)
 {
@@ -111,34 +117,42 @@ static bool addr_eq(uint8_t fa, const uint8_t *a, uint8_t fb, const uint8_t *b)
 	return fa == fb && memcmp(a, b, addr_len(fa)) == 0;
 }
 
-static uint64_t hash_cid(const char *cid)
+/* All hashes are the table's (SipHash under the process's secret key). */
+static uint32_t hash_cid(const struct inv *inv, const char *cid)
 {
-	return hash_fnv1a(HASH_FNV1A_INIT, cid, strlen(cid));
+	return kt_hash(inv->kt, cid, strlen(cid));
 }
 
-static uint64_t hash_ip(uint8_t family, const uint8_t *a)
+static uint32_t hash_ip(const struct inv *inv, uint8_t family, const uint8_t *a)
 {
-	return hash_fnv1a(hash_fnv1a(HASH_FNV1A_INIT, &family, 1), a, addr_len(family));
+	uint8_t k[17];
+	k[0] = family;
+	memcpy(k + 1, a, addr_len(family));
+	return kt_hash(inv->kt, k, 1 + addr_len(family));
 }
 
-static uint64_t hash_mac(const uint8_t *mac)
+static uint32_t hash_mac(const struct inv *inv, const uint8_t *mac)
 {
-	return hash_fnv1a(HASH_FNV1A_INIT, mac, 6);
+	return kt_hash(inv->kt, mac, 6);
 }
 
-static uint64_t hash_tuple(const char *cid, uint8_t family, const uint8_t *a, bool has_mac,
-			   const uint8_t *mac)
+/* The whole key: client id, its NUL, family, address, MAC flag and MAC. */
+static uint32_t hash_tuple(const struct inv *inv, const char *cid, uint8_t family,
+			   const uint8_t *a, bool has_mac, const uint8_t *mac)
 {
-	static const uint8_t sep = 0xff; /* never in a client id's last byte run */
-	uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, cid, strlen(cid));
-	h = hash_fnv1a(h, &sep, 1);
-	h = hash_fnv1a(h, &family, 1);
-	h = hash_fnv1a(h, a, addr_len(family));
-	uint8_t hm = has_mac;
-	h = hash_fnv1a(h, &hm, 1);
-	if (has_mac)
-		h = hash_fnv1a(h, mac, 6);
-	return h;
+	uint8_t k[SENSOR_ID_MAX + 1 + 1 + 16 + 1 + 6];
+	size_t n = strnlen(cid, SENSOR_ID_MAX);
+	memcpy(k, cid, n);
+	k[n++] = 0;
+	k[n++] = family;
+	memcpy(k + n, a, addr_len(family));
+	n += addr_len(family);
+	k[n++] = has_mac;
+	if (has_mac) {
+		memcpy(k + n, mac, 6);
+		n += 6;
+	}
+	return kt_hash(inv->kt, k, n);
 }
 
 /* ---- the table ---- */
@@ -146,7 +160,6 @@ static uint64_t hash_tuple(const char *cid, uint8_t family, const uint8_t *a, bo
 static bool row_in(const struct inv_row *r, enum inv_ix ix)
 {
 	switch (ix) {
-	case IX_TUPLE: return true;
 	case IX_CID: return r->cid[0] != 0;
 	case IX_IP: return r->family != 0;
 	case IX_MAC: return r->has_mac;
@@ -154,149 +167,161 @@ static bool row_in(const struct inv_row *r, enum inv_ix ix)
 	}
 }
 
-static void row_hash(struct inv_row *r)
+/* The first row of secondary index ix's bucket for hash h (walk with next[ix]). */
+static struct inv_row **chain(const struct inv *inv, enum inv_ix ix, uint32_t h)
 {
-	r->h[IX_TUPLE] = hash_tuple(r->cid, r->family, r->a, r->has_mac, r->mac);
-	r->h[IX_CID] = hash_cid(r->cid);
-	r->h[IX_IP] = hash_ip(r->family, r->a);
-	r->h[IX_MAC] = hash_mac(r->mac);
+	return &inv->b[ix][h & inv->mask];
 }
 
-static void ix_link(struct inv *inv, int32_t i, enum inv_ix ix)
+static struct inv_row **row_chain(const struct inv *inv, const struct inv_row *r,
+				  enum inv_ix ix)
 {
-	struct inv_row *r = &inv->rows[i];
+	uint32_t h = ix == IX_CID ? hash_cid(inv, r->cid)
+		   : ix == IX_IP ? hash_ip(inv, r->family, r->a)
+				 : hash_mac(inv, r->mac);
+	return chain(inv, ix, h);
+}
+
+static void ix_link(struct inv *inv, struct inv_row *r, enum inv_ix ix)
+{
 	if (!row_in(r, ix))
 		return;
-	uint32_t bk = (uint32_t)(r->h[ix] & (inv->nb - 1));
-	r->next[ix] = inv->b[ix][bk];
-	inv->b[ix][bk] = i;
+	struct inv_row **b = row_chain(inv, r, ix);
+	r->next[ix] = *b;
+	*b = r;
 }
 
-static void ix_unlink(struct inv *inv, int32_t i, enum inv_ix ix)
+/* The link that points at r in chain ix (r must be in index ix). */
+static struct inv_row **ix_link_of(const struct inv *inv, struct inv_row *r, enum inv_ix ix)
 {
-	struct inv_row *r = &inv->rows[i];
+	struct inv_row **pp = row_chain(inv, r, ix);
+	while (*pp && *pp != r)
+		pp = &(*pp)->next[ix];
+	return pp;
+}
+
+static void ix_unlink(struct inv *inv, struct inv_row *r, enum inv_ix ix)
+{
 	if (!row_in(r, ix))
 		return;
-	int32_t *pp = &inv->b[ix][r->h[ix] & (inv->nb - 1)];
-	while (*pp >= 0) {
-		if (*pp == i) {
-			*pp = r->next[ix];
-			break;
-		}
-		pp = &inv->rows[*pp].next[ix];
-	}
-	r->next[ix] = -1;
+	struct inv_row **pp = ix_link_of(inv, r, ix);
+	if (*pp)
+		*pp = r->next[ix];
+	r->next[ix] = NULL;
 }
 
-static void lru_unlink(struct inv *inv, int32_t i)
+/* Takes r out of the indexes and the table; evicted: for a newcomer. */
+static void row_release(struct inv *inv, struct inv_row *r, int evicted)
 {
-	struct inv_row *r = &inv->rows[i];
-	if (r->lru_prev >= 0)
-		inv->rows[r->lru_prev].lru_next = r->lru_next;
-	else if (inv->lru_head == i)
-		inv->lru_head = r->lru_next;
-	if (r->lru_next >= 0)
-		inv->rows[r->lru_next].lru_prev = r->lru_prev;
-	else if (inv->lru_tail == i)
-		inv->lru_tail = r->lru_prev;
-	r->lru_prev = r->lru_next = -1;
-}
-
-static void lru_push(struct inv *inv, int32_t i)
-{
-	struct inv_row *r = &inv->rows[i];
-	r->lru_prev = -1;
-	r->lru_next = inv->lru_head;
-	if (inv->lru_head >= 0)
-		inv->rows[inv->lru_head].lru_prev = i;
-	inv->lru_head = i;
-	if (inv->lru_tail < 0)
-		inv->lru_tail = i;
-}
-
-static void row_release(struct inv *inv, int32_t i)
-{
-	struct inv_row *r = &inv->rows[i];
 	for (int ix = 0; ix < IX__N; ix++)
-		ix_unlink(inv, i, (enum inv_ix)ix);
-	if (!r->learned)
-		lru_unlink(inv, i);
-	memset(r, 0, sizeof(*r));
-	for (int ix = 0; ix < IX__N; ix++)
-		r->next[ix] = -1;
-	r->lru_prev = r->lru_next = -1;
-	r->next[IX_TUPLE] = inv->free_head;
-	inv->free_head = i;
-	inv->n--;
+		ix_unlink(inv, r, (enum inv_ix)ix);
+	kt_remove(inv->kt, r, evicted);
+}
+
+/* The contents of a row (everything but the table's node and the chains). */
+static void row_copy(struct inv_row *d, const struct inv_row *s)
+{
+	d->family = s->family;
+	d->has_mac = s->has_mac;
+	d->learned = s->learned;
+	memcpy(d->mac, s->mac, sizeof(d->mac));
+	memcpy(d->a, s->a, sizeof(d->a));
+	memcpy(d->cid, s->cid, sizeof(d->cid));
+	memcpy(d->user, s->user, sizeof(d->user));
+	memcpy(d->name, s->name, sizeof(d->name));
+	d->first = s->first;
+	d->last = s->last;
+}
+
+static uint32_t row_hash(const struct inv *inv, const struct inv_row *r)
+{
+	return hash_tuple(inv, r->cid, r->family, r->a, r->has_mac, r->mac);
 }
 
 /*
- * A free row for a new entry, evicting the least recently seen new row
- * when the table is full. Returns its index (zeroed, in no index), or -1
- * when every row is learned (refused; the caller counts it).
+ * A new row with t's contents (its key not in the table), in every index
+ * and on its list (LEARNED or NEW by t->learned). When the table is full,
+ * the least recently seen NEW row is evicted for it. Returns the row, or
+ * NULL when every row is learned (refused: counted in the table; the
+ * caller counts it too).
  */
-static int32_t row_take(struct inv *inv)
+static struct inv_row *row_add(struct inv *inv, const struct inv_row *t)
 {
-	if (inv->free_head < 0) {
-		if (inv->lru_tail < 0)
-			return -1;
-		row_release(inv, inv->lru_tail);
+	struct inv_row *v = kt_victim(inv->kt);
+	if (v) {
+		row_release(inv, v, 1);
 		inv->st.evicted++;
 	}
-	int32_t i = inv->free_head;
-	struct inv_row *r = &inv->rows[i];
-	inv->free_head = r->next[IX_TUPLE];
-	memset(r, 0, sizeof(*r));
+	struct inv_row *r = kt_insert(inv->kt, row_hash(inv, t), t->learned ? L_LEARNED : L_NEW, 0);
+	if (!r) {
+		kt_refused(inv->kt);
+		return NULL;
+	}
+	row_copy(r, t);
 	for (int ix = 0; ix < IX__N; ix++)
-		r->next[ix] = -1;
-	r->lru_prev = r->lru_next = -1;
-	r->used = true;
-	inv->n++;
-	return i;
+		ix_link(inv, r, (enum inv_ix)ix);
+	return r;
 }
 
-/* Puts a filled row (keys set) into the indexes and, when new, the LRU. */
-static void row_commit(struct inv *inv, int32_t i)
+/*
+ * Gives row r (which has no client id) the client id cid, and user when
+ * it has no username. The key changes, so the row is taken out of the
+ * table and put back (new list head); it keeps its place in the IP and
+ * MAC chains and joins the client id chain at its head. Returns the row.
+ */
+static struct inv_row *row_set_cid(struct inv *inv, struct inv_row *r, const char *cid,
+				   const char *user)
 {
-	row_hash(&inv->rows[i]);
-	for (int ix = 0; ix < IX__N; ix++)
-		ix_link(inv, i, (enum inv_ix)ix);
-	if (!inv->rows[i].learned)
-		lru_push(inv, i);
+	struct inv_row t;
+	memset(&t, 0, sizeof(t));
+	row_copy(&t, r);
+	snprintf(t.cid, sizeof(t.cid), "%s", cid);
+	if (!t.user[0])
+		snprintf(t.user, sizeof(t.user), "%s", user);
+	/* The links that point at r never lie in r itself, so they survive it. */
+	struct inv_row **at[IX__N] = { NULL, NULL, NULL };
+	struct inv_row *after[IX__N] = { NULL, NULL, NULL };
+	for (int ix = IX_IP; ix <= IX_MAC; ix++) {
+		if (!row_in(r, (enum inv_ix)ix))
+			continue;
+		at[ix] = ix_link_of(inv, r, (enum inv_ix)ix);
+		after[ix] = r->next[ix];
+	}
+	kt_remove(inv->kt, r, 0);
+	/* A slot was just freed: this cannot fail. */
+	struct inv_row *n = kt_insert(inv->kt, row_hash(inv, &t), t.learned ? L_LEARNED : L_NEW, 0);
+	row_copy(n, &t);
+	for (int ix = IX_IP; ix <= IX_MAC; ix++) {
+		if (!at[ix] || !*at[ix])
+			continue;
+		*at[ix] = n;
+		n->next[ix] = after[ix];
+	}
+	ix_link(inv, n, IX_CID);
+	return n;
 }
 
-static int32_t find_tuple(const struct inv *inv, const char *cid, uint8_t family,
-			  const uint8_t *a, bool has_mac, const uint8_t *mac)
+static struct inv_row *find_tuple(const struct inv *inv, const char *cid, uint8_t family,
+				  const uint8_t *a, bool has_mac, const uint8_t *mac)
 {
-	uint64_t h = hash_tuple(cid, family, a, has_mac, mac);
-	for (int32_t i = inv->b[IX_TUPLE][h & (inv->nb - 1)]; i >= 0;
-	     i = inv->rows[i].next[IX_TUPLE]) {
-		const struct inv_row *r = &inv->rows[i];
-		if (r->h[IX_TUPLE] == h && r->has_mac == has_mac &&
+	uint32_t h = hash_tuple(inv, cid, family, a, has_mac, mac);
+	for (struct inv_row *r = kt_first(inv->kt, h); r; r = kt_next(inv->kt, r)) {
+		if (kt_hash_of(r) == h && r->has_mac == has_mac &&
 		    addr_eq(r->family, r->a, family, a) && (!has_mac || !memcmp(r->mac, mac, 6)) &&
 		    !strcmp(r->cid, cid))
-			return i;
+			return r;
 	}
-	return -1;
+	return NULL;
 }
 
-/* The first row of chain ix's bucket for hash h (walk with next[ix]). */
-static int32_t chain(const struct inv *inv, enum inv_ix ix, uint64_t h)
+static void row_touch(struct inv *inv, struct inv_row *r, uint64_t ts)
 {
-	return inv->b[ix][h & (inv->nb - 1)];
-}
-
-static void row_touch(struct inv *inv, int32_t i, uint64_t ts)
-{
-	struct inv_row *r = &inv->rows[i];
 	if (!r->first || ts < r->first)
 		r->first = ts;
 	if (ts > r->last)
 		r->last = ts;
-	if (!r->learned && inv->lru_head != i) {
-		lru_unlink(inv, i);
-		lru_push(inv, i);
-	}
+	if (!r->learned)
+		kt_touch(inv->kt, r);
 }
 
 static bool is_gateway(const struct inv *inv, const uint8_t *mac)
@@ -599,16 +624,16 @@ static bool row_fits(const struct inv_row *r, const struct inv_obs *o)
 /*
  * For an observation that lacks a client id or an address (a stream picked
  * up midway, a source without addresses): a row it fits, found through
- * the address or the client id chain, or -1.
+ * the address or the client id chain, or NULL.
  */
-static int32_t find_partial(const struct inv *inv, const struct inv_obs *o)
+static struct inv_row *find_partial(const struct inv *inv, const struct inv_obs *o)
 {
 	enum inv_ix ix = o->family ? IX_IP : IX_CID;
-	uint64_t h = o->family ? hash_ip(o->family, o->a) : hash_cid(o->cid);
-	for (int32_t i = chain(inv, ix, h); i >= 0; i = inv->rows[i].next[ix])
-		if (inv->rows[i].h[ix] == h && row_fits(&inv->rows[i], o))
-			return i;
-	return -1;
+	uint32_t h = o->family ? hash_ip(inv, o->family, o->a) : hash_cid(inv, o->cid);
+	for (struct inv_row *r = *chain(inv, ix, h); r; r = r->next[ix])
+		if (row_fits(r, o)) /* checks the key of chain ix */
+			return r;
+	return NULL;
 }
 
 /* Counts distinct addresses (up to cap) of rows with mac other than (fam, a). */
@@ -618,10 +643,9 @@ static uint32_t mac_other_ips(const struct inv *inv, const uint8_t *mac, uint8_t
 	uint8_t seen_f[INV_MAX_GATEWAYS + 1];
 	uint8_t seen[INV_MAX_GATEWAYS + 1][16];
 	uint32_t n = 0;
-	uint64_t h = hash_mac(mac);
-	for (int32_t i = chain(inv, IX_MAC, h); i >= 0 && n < cap; i = inv->rows[i].next[IX_MAC]) {
-		const struct inv_row *r = &inv->rows[i];
-		if (r->h[IX_MAC] != h || !r->has_mac || memcmp(r->mac, mac, 6) || !r->family ||
+	for (const struct inv_row *r = *chain(inv, IX_MAC, hash_mac(inv, mac)); r && n < cap;
+	     r = r->next[IX_MAC]) {
+		if (!r->has_mac || memcmp(r->mac, mac, 6) || !r->family ||
 		    addr_eq(r->family, r->a, fam, a))
 			continue;
 		bool dup = false;
@@ -651,31 +675,30 @@ static void observe_new(struct inv *inv, const struct sensor_msg *m, struct inv_
 	    mac_other_ips(inv, o->mac, o->family, o->a, inv->gw_ips) >= inv->gw_ips) {
 		add_gateway(inv, o->mac);
 		o->has_mac = false;
-		int32_t i = o->cid[0] ? find_tuple(inv, o->cid, o->family, o->a, false, NULL) : find_partial(inv, o);
-		if (i >= 0) {
-			row_touch(inv, i, o->ts);
+		struct inv_row *r = o->cid[0] ? find_tuple(inv, o->cid, o->family, o->a, false, NULL)
+					       : find_partial(inv, o);
+		if (r) {
+			row_touch(inv, r, o->ts);
 			return;
 		}
 	}
 
 	bool known_mac = false, known_ip = false, known_cid = false, cid_at_ip = false;
 	bool ip_had_mac = false, ip_mac_known = false;
-	int32_t upgrade = -1;
+	struct inv_row *upgrade = NULL;
 	const struct inv_row *prev = NULL;
 	struct inv_ctx c;
 	memset(&c, 0, sizeof(c));
 
 	if (o->has_mac) {
-		uint64_t h = hash_mac(o->mac);
-		for (int32_t i = chain(inv, IX_MAC, h); i >= 0 && !known_mac;
-		     i = inv->rows[i].next[IX_MAC])
-			known_mac = inv->rows[i].h[IX_MAC] == h && !memcmp(inv->rows[i].mac, o->mac, 6);
+		for (const struct inv_row *r = *chain(inv, IX_MAC, hash_mac(inv, o->mac));
+		     r && !known_mac; r = r->next[IX_MAC])
+			known_mac = !memcmp(r->mac, o->mac, 6);
 	}
 	if (o->family) {
-		uint64_t h = hash_ip(o->family, o->a);
-		for (int32_t i = chain(inv, IX_IP, h); i >= 0; i = inv->rows[i].next[IX_IP]) {
-			const struct inv_row *r = &inv->rows[i];
-			if (r->h[IX_IP] != h || !addr_eq(r->family, r->a, o->family, o->a))
+		for (struct inv_row *r = *chain(inv, IX_IP, hash_ip(inv, o->family, o->a)); r;
+		     r = r->next[IX_IP]) {
+			if (!addr_eq(r->family, r->a, o->family, o->a))
 				continue;
 			known_ip = true;
 			if (r->has_mac) {
@@ -687,14 +710,13 @@ static void observe_new(struct inv *inv, const struct sensor_msg *m, struct inv_
 			}
 			if (o->cid[0] && !r->cid[0] && r->has_mac == o->has_mac &&
 			    (!o->has_mac || !memcmp(r->mac, o->mac, 6)))
-				upgrade = i;
+				upgrade = r;
 		}
 	}
 	if (o->cid[0]) {
-		uint64_t h = hash_cid(o->cid);
-		for (int32_t i = chain(inv, IX_CID, h); i >= 0; i = inv->rows[i].next[IX_CID]) {
-			const struct inv_row *r = &inv->rows[i];
-			if (r->h[IX_CID] != h || strcmp(r->cid, o->cid))
+		for (const struct inv_row *r = *chain(inv, IX_CID, hash_cid(inv, o->cid)); r;
+		     r = r->next[IX_CID]) {
+			if (strcmp(r->cid, o->cid))
 				continue;
 			known_cid = true;
 			if (!r->family)
@@ -736,38 +758,29 @@ static void observe_new(struct inv *inv, const struct sensor_msg *m, struct inv_
 	}
 
 	/* A midstream row of this address and MAC gets its client id. */
-	if (upgrade >= 0 && find_tuple(inv, o->cid, o->family, o->a, o->has_mac, o->mac) < 0) {
-		struct inv_row *r = &inv->rows[upgrade];
-		ix_unlink(inv, upgrade, IX_TUPLE);
-		snprintf(r->cid, sizeof(r->cid), "%s", o->cid);
-		if (!r->user[0])
-			snprintf(r->user, sizeof(r->user), "%s", o->user);
-		row_hash(r);
-		ix_link(inv, upgrade, IX_TUPLE);
-		ix_link(inv, upgrade, IX_CID);
-		row_touch(inv, upgrade, o->ts);
+	if (upgrade && !find_tuple(inv, o->cid, o->family, o->a, o->has_mac, o->mac)) {
+		struct inv_row *r = row_set_cid(inv, upgrade, o->cid, o->user);
+		row_touch(inv, r, o->ts);
 		return;
 	}
 
-	int32_t i = row_take(inv);
-	if (i < 0) {
+	struct inv_row t;
+	memset(&t, 0, sizeof(t));
+	memcpy(t.cid, o->cid, sizeof(t.cid));
+	memcpy(t.user, o->user, sizeof(t.user));
+	t.family = o->family;
+	memcpy(t.a, o->a, 16);
+	t.has_mac = o->has_mac;
+	memcpy(t.mac, o->mac, 6);
+	t.learned = learn;
+	t.first = t.last = o->ts;
+	if (!row_add(inv, &t)) {
 		inv->st.refused++;
 		if (!learn && !inv->full_reported) {
 			inv->full_reported = true;
 			inv_report(inv, m, o, EV_FULL, NULL);
 		}
-		return;
 	}
-	struct inv_row *r = &inv->rows[i];
-	memcpy(r->cid, o->cid, sizeof(r->cid));
-	memcpy(r->user, o->user, sizeof(r->user));
-	r->family = o->family;
-	memcpy(r->a, o->a, 16);
-	r->has_mac = o->has_mac;
-	memcpy(r->mac, o->mac, 6);
-	r->learned = learn;
-	r->first = r->last = o->ts;
-	row_commit(inv, i);
 }
 
 /*
@@ -813,16 +826,15 @@ static void inv_on_msg(void *state, const struct sensor_msg *m)
 		o.has_mac = false;
 
 	inv->st.msgs++;
-	int32_t i = find_tuple(inv, o.cid, o.family, o.a, o.has_mac, o.mac);
-	if (i < 0 && gw) /* rows from before the MAC was seen to be a gateway */
-		i = find_tuple(inv, o.cid, o.family, o.a, true, m->client.mac);
-	if (i < 0 && (!o.cid[0] || !o.family))
-		i = find_partial(inv, &o);
-	if (i >= 0) {
-		struct inv_row *r = &inv->rows[i];
+	struct inv_row *r = find_tuple(inv, o.cid, o.family, o.a, o.has_mac, o.mac);
+	if (!r && gw) /* rows from before the MAC was seen to be a gateway */
+		r = find_tuple(inv, o.cid, o.family, o.a, true, m->client.mac);
+	if (!r && (!o.cid[0] || !o.family))
+		r = find_partial(inv, &o);
+	if (r) {
 		if (!r->user[0] && o.user[0])
 			memcpy(r->user, o.user, sizeof(r->user));
-		row_touch(inv, i, o.ts);
+		row_touch(inv, r, o.ts);
 		inv->st.fast++;
 		return;
 	}
@@ -976,9 +988,8 @@ static void load_entry(struct inv_load *l, int idx, const cJSON *e)
 		t.learned = cJSON_IsTrue(ln);
 	}
 
-	int32_t i = find_tuple(inv, t.cid, t.family, t.a, t.has_mac, t.mac);
-	if (i >= 0) {
-		struct inv_row *r = &inv->rows[i];
+	struct inv_row *r = find_tuple(inv, t.cid, t.family, t.a, t.has_mac, t.mac);
+	if (r) {
 		if (t.first && (!r->first || t.first < r->first))
 			r->first = t.first;
 		if (t.last > r->last)
@@ -988,32 +999,19 @@ static void load_entry(struct inv_load *l, int idx, const cJSON *e)
 		if (!r->user[0])
 			memcpy(r->user, t.user, sizeof(r->user));
 		if (t.learned && !r->learned) {
-			lru_unlink(inv, i);
+			kt_move(inv->kt, r, L_LEARNED); /* no cap: never overflows */
 			r->learned = true;
 		}
 		l->loaded++;
 		return;
 	}
-	i = row_take(inv);
-	if (i < 0) {
+	if (!row_add(inv, &t)) {
 		if (!l->refused)
 			load_msg(l, idx, "the inventory is full (max-devices %u); this and later new entries are dropped", inv->max);
 		l->refused++;
 		inv->st.refused++;
 		return;
 	}
-	struct inv_row *r = &inv->rows[i];
-	memcpy(r->cid, t.cid, sizeof(r->cid));
-	memcpy(r->user, t.user, sizeof(r->user));
-	memcpy(r->name, t.name, sizeof(r->name));
-	r->family = t.family;
-	memcpy(r->a, t.a, 16);
-	r->has_mac = t.has_mac;
-	memcpy(r->mac, t.mac, 6);
-	r->learned = t.learned;
-	r->first = t.first;
-	r->last = t.last;
-	row_commit(inv, i);
 	l->loaded++;
 	return;
 bad:
@@ -1166,7 +1164,7 @@ static void inv_free(void *state)
 		return;
 	for (int ix = 0; ix < IX__N; ix++)
 		free(inv->b[ix]);
-	free(inv->rows);
+	kt_free(inv->kt);
 	jw_deinit(&inv->w);
 	free(inv);
 }
@@ -1192,7 +1190,6 @@ static int inv_init(const struct sensor_env *env, const cJSON *cfg, void **state
 	inv->report = env ? env->report : NULL;
 	inv->ud = env ? env->ud : NULL;
 	inv->log = log;
-	inv->lru_head = inv->lru_tail = -1;
 
 	if (cfg && cJSON_IsObject(cfg)) {
 		for (const cJSON *k = cfg->child; k; k = k->next) {
@@ -1242,27 +1239,27 @@ static int inv_init(const struct sensor_env *env, const cJSON *cfg, void **state
 	inv->learn_us = (uint64_t)(learn * 1e6);
 	inv->gw_ips = (uint32_t)gwi;
 	inv->max = inv->enabled ? (uint32_t)maxd : 1;
-	inv->nb = 16;
-	while (inv->nb < inv->max * 2u)
-		inv->nb *= 2;
-	inv->rows = calloc(inv->max, sizeof(*inv->rows));
-	for (int ix = 0; ix < IX__N; ix++) {
-		inv->b[ix] = malloc(inv->nb * sizeof(int32_t));
-		if (inv->b[ix])
-			memset(inv->b[ix], 0xff, inv->nb * sizeof(int32_t)); /* -1 */
-	}
-	if (!inv->rows || !inv->b[0] || !inv->b[1] || !inv->b[2] || !inv->b[3]) {
+	struct kt_opts ko = {
+		.name = "inventory_devices",
+		.capacity = inv->max,
+		.entry_size = sizeof(struct inv_row),
+		.n_lists = L__N,
+		.list = { [L_NEW] = { 0, KT_EVICT, 0 }, [L_LEARNED] = { 0, KT_EVICT, 0 } },
+		.n_evict = 1,
+		.evict = { L_NEW },
+	};
+	inv->kt = kt_new(&ko);
+	uint32_t nb = 16;
+	while (nb < inv->max)
+		nb <<= 1;
+	inv->mask = nb - 1;
+	for (int ix = 0; ix < IX__N; ix++)
+		inv->b[ix] = calloc(nb, sizeof(*inv->b[ix]));
+	if (!inv->kt || !inv->b[IX_CID] || !inv->b[IX_IP] || !inv->b[IX_MAC]) {
 		if (log)
 			fprintf(log, "inventory: out of memory for %u devices\n", inv->max);
 		goto fail;
 	}
-	for (uint32_t i = 0; i < inv->max; i++) {
-		for (int ix = 0; ix < IX__N; ix++)
-			inv->rows[i].next[ix] = -1;
-		inv->rows[i].lru_prev = inv->rows[i].lru_next = -1;
-		inv->rows[i].next[IX_TUPLE] = i + 1 < inv->max ? (int32_t)(i + 1) : -1;
-	}
-	inv->free_head = 0;
 	if (inv->enabled && file && load_file(inv, file, log))
 		goto fail;
 	*state = inv;
@@ -1323,10 +1320,13 @@ static cJSON *inv_save(void *state)
 	cJSON_AddNumberToObject(o, "version", 1);
 	if (inv->started)
 		cJSON_AddNumberToObject(o, "learn_start_us", (double)inv->learn_start);
+	/* Learned rows in the order they were added, then the new ones least
+	 * recently seen first, so a load rebuilds the LRU order. */
 	cJSON *devs = cJSON_AddArrayToObject(o, "devices");
-	for (uint32_t i = 0; devs && i < inv->max; i++)
-		if (inv->rows[i].used)
-			cJSON_AddItemToArray(devs, row_json(&inv->rows[i]));
+	static const enum inv_list order[2] = { L_LEARNED, L_NEW };
+	for (int k = 0; devs && k < 2; k++)
+		for (const struct inv_row *r = kt_tail(inv->kt, order[k]); r; r = kt_newer(inv->kt, r))
+			cJSON_AddItemToArray(devs, row_json(r));
 	cJSON *gws = cJSON_AddArrayToObject(o, "gateways");
 	for (uint32_t i = 0; gws && i < inv->n_gw; i++) {
 		char b[18];
@@ -1512,13 +1512,15 @@ int inventory_write(void *state, FILE *out, const char *format)
 		return -1;
 	if (!inv || !out)
 		return -2;
-	v = malloc((inv->n ? inv->n : 1) * sizeof(*v));
+	uint32_t n_rows = kt_stats(inv->kt)->active;
+	v = malloc((n_rows ? n_rows : 1) * sizeof(*v));
 	if (!v)
 		goto out;
 	uint32_t n = 0;
-	for (uint32_t i = 0; i < inv->max && n < inv->n; i++)
-		if (inv->rows[i].used)
-			v[n++] = &inv->rows[i];
+	for (unsigned k = 0; k < L__N; k++)
+		for (const struct inv_row *r = kt_tail(inv->kt, k); r && n < n_rows;
+		     r = kt_newer(inv->kt, r))
+			v[n++] = r;
 	qsort(v, n, sizeof(*v), row_cmp);
 
 	char cols[COL__N][SENSOR_ID_MAX + 8];
@@ -1586,8 +1588,8 @@ void inventory_get_stats(const void *state, struct inventory_stats *st)
 	if (!inv)
 		return;
 	*st = inv->st;
-	st->devices = inv->n;
-	st->max_devices = inv->max;
+	st->devices = inv->kt ? kt_stats(inv->kt)->active : 0;
+	st->max_devices = inv->kt ? kt_capacity(inv->kt) : inv->max;
 	st->gateways = inv->n_gw;
 	st->learning_started = inv->started;
 	st->learn_start_us = inv->learn_start;
@@ -1604,6 +1606,15 @@ static void inv_stats_op(void *state, struct sensor_stats *out)
 	sensor_stats_add(out, "refused", v.refused);
 }
 
+static size_t inv_tables(void *state, const struct ktable **out, size_t max)
+{
+	const struct inv *inv = state;
+	if (!inv || !inv->kt || !max)
+		return 0;
+	out[0] = inv->kt;
+	return 1;
+}
+
 const struct sensor_detector sensor_inventory_detector = {
 	.name = "inventory",
 	.init = inv_init,
@@ -1611,5 +1622,6 @@ const struct sensor_detector sensor_inventory_detector = {
 	.save = inv_save,
 	.load = inv_load,
 	.stats = inv_stats_op,
+	.tables = inv_tables,
 	.free = inv_free,
 };

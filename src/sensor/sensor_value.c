@@ -29,6 +29,7 @@
 #include "sensor/sensor_telemetry.h"
 #include "sensor/sensor_value.h"
 #include "util/jw.h"
+#include "util/ktable.h"
 
 /* Fixed tuning (docs/sensors.md explains each). */
 /*
@@ -72,6 +73,7 @@ struct val_cfg {
 
 /* One device/field series. */
 struct val_series {
+	struct kt_node node;   /* in the value_series table */
 	char device[SENSOR_ID_MAX + 1];
 	char field[SENSOR_FIELD_MAX + 1];
 	uint32_t n;            /* samples learned */
@@ -99,6 +101,7 @@ struct val_series {
 
 /* Who publishes a device's readings. */
 struct val_owner {
+	struct kt_node node;   /* in the value_owners table */
 	char device[SENSOR_ID_MAX + 1];
 	char client_id[SENSOR_ID_MAX + 1];
 	struct sensor_addr addr;
@@ -110,187 +113,102 @@ struct val_owner {
 };
 
 /*
- * A fixed-size hash index with an LRU list over slots 0..cap-1: lookups by
- * a 64-bit hash and a caller's equality test, and a slot for a new key that
- * evicts the least recently used one when all are taken.
+ * The two tables are ktables (util/ktable.h) of max-devices entries each,
+ * under the process's seeded hash: value_series keyed by device and field,
+ * value_owners by device. Each has one recency list in evict order, so a
+ * new key displaces the least recently used entry when the table is full.
  */
-struct val_idx {
-	uint32_t cap, mask, used;
-	int32_t *bucket, *hnext, *prev, *next;
-	uint64_t *hash;
-	int32_t head, tail, free_head;
-	uint64_t evicted;
-};
+#define VAL_LRU 0
+#define VAL_KEY_MAX (SENSOR_ID_MAX + 1 + SENSOR_FIELD_MAX + 1)
 
 struct val {
 	struct sensor_env env;
 	struct val_cfg cfg;
-	struct val_idx sidx, oidx;
-	struct val_series *ser;
-	struct val_owner *own;
+	struct ktable *ser, *own;
 	struct jw w;
 	char detail[512];
 	uint64_t relearned, reseeded, loaded, load_skipped;
 };
 
-/* ---- hashing and the index ---- */
+/* ---- the tables ---- */
 
-
-/* A device's hash; a series' key adds its field name (val_series_get). */
-static uint64_t val_dev_hash(const char *dev)
+/* A series' key: the device and the field, each with its NUL. */
+static size_t val_series_key(char *key, const char *dev, const char *field)
 {
-	return hash_fnv1a(HASH_FNV1A_INIT, dev, strlen(dev) + 1);
+	size_t dn = strlen(dev) + 1, fn = strlen(field) + 1;
+	memcpy(key, dev, dn);
+	memcpy(key + dn, field, fn);
+	return dn + fn;
 }
 
-static int val_idx_init(struct val_idx *ix, uint32_t cap)
+static struct ktable *val_table(const char *name, uint32_t cap, size_t entry)
 {
-	uint32_t nb = 16;
-	while (nb < 2 * cap)
-		nb <<= 1;
-	memset(ix, 0, sizeof(*ix));
-	ix->cap = cap;
-	ix->mask = nb - 1;
-	ix->bucket = malloc(nb * sizeof(*ix->bucket));
-	ix->hnext = malloc(cap * sizeof(*ix->hnext));
-	ix->prev = malloc(cap * sizeof(*ix->prev));
-	ix->next = malloc(cap * sizeof(*ix->next));
-	ix->hash = calloc(cap, sizeof(*ix->hash));
-	if (!ix->bucket || !ix->hnext || !ix->prev || !ix->next || !ix->hash)
-		return -1;
-	for (uint32_t i = 0; i < nb; i++)
-		ix->bucket[i] = -1;
-	/* Free slots are chained through hnext. */
-	for (uint32_t i = 0; i < cap; i++)
-		ix->hnext[i] = i + 1 < cap ? (int32_t)(i + 1) : -1;
-	ix->free_head = 0;
-	ix->head = ix->tail = -1;
-	return 0;
-}
-
-static void val_idx_deinit(struct val_idx *ix)
-{
-	free(ix->bucket);
-	free(ix->hnext);
-	free(ix->prev);
-	free(ix->next);
-	free(ix->hash);
-	memset(ix, 0, sizeof(*ix));
-}
-
-static void val_lru_unlink(struct val_idx *ix, int32_t i)
-{
-	if (ix->prev[i] >= 0)
-		ix->next[ix->prev[i]] = ix->next[i];
-	else
-		ix->head = ix->next[i];
-	if (ix->next[i] >= 0)
-		ix->prev[ix->next[i]] = ix->prev[i];
-	else
-		ix->tail = ix->prev[i];
-}
-
-static void val_lru_push(struct val_idx *ix, int32_t i)
-{
-	ix->prev[i] = -1;
-	ix->next[i] = ix->head;
-	if (ix->head >= 0)
-		ix->prev[ix->head] = i;
-	ix->head = i;
-	if (ix->tail < 0)
-		ix->tail = i;
-}
-
-static void val_idx_touch(struct val_idx *ix, int32_t i)
-{
-	if (ix->head == i)
-		return;
-	val_lru_unlink(ix, i);
-	val_lru_push(ix, i);
-}
-
-typedef bool (*val_eq_fn)(const struct val *s, int32_t i, const char *dev, const char *field);
-
-static int32_t val_idx_find(const struct val *s, const struct val_idx *ix, uint64_t h,
-			    val_eq_fn eq, const char *dev, const char *field)
-{
-	for (int32_t i = ix->bucket[h & ix->mask]; i >= 0; i = ix->hnext[i])
-		if (ix->hash[i] == h && eq(s, i, dev, field))
-			return i;
-	return -1;
+	struct kt_opts o = {
+		.name = name,
+		.capacity = cap,
+		.entry_size = entry,
+		.n_parts = 1,
+		.n_lists = 1,
+		.list = { { 0, KT_EVICT, 0 } },
+		.n_evict = 1,
+		.evict = { VAL_LRU },
+	};
+	return kt_new(&o);
 }
 
 /*
- * A slot for a new key of hash h, linked in as the most recent; when the
- * table is full the least recently used slot is unlinked and reused (its
- * content is the caller's to overwrite). Never fails: cap is at least 1.
+ * A slot for a new key of hash h at the head of the LRU list; when the
+ * table is full its least recently used entry is evicted first. NULL
+ * (counted as refused) only if nothing could be evicted, which a table
+ * of at least one entry on one evictable list never does.
  */
-static int32_t val_idx_take(struct val_idx *ix, uint64_t h)
+static void *val_take(struct ktable *kt, uint32_t h)
 {
-	int32_t i;
-	if (ix->free_head >= 0) {
-		i = ix->free_head;
-		ix->free_head = ix->hnext[i];
-		ix->used++;
-	} else {
-		i = ix->tail;
-		val_lru_unlink(ix, i);
-		int32_t *pp = &ix->bucket[ix->hash[i] & ix->mask];
-		while (*pp != i)
-			pp = &ix->hnext[*pp];
-		*pp = ix->hnext[i];
-		ix->evicted++;
-	}
-	ix->hash[i] = h;
-	ix->hnext[i] = ix->bucket[h & ix->mask];
-	ix->bucket[h & ix->mask] = i;
-	val_lru_push(ix, i);
-	return i;
-}
-
-static bool val_ser_eq(const struct val *s, int32_t i, const char *dev, const char *field)
-{
-	return !strcmp(s->ser[i].device, dev) && !strcmp(s->ser[i].field, field);
-}
-
-static bool val_own_eq(const struct val *s, int32_t i, const char *dev, const char *field)
-{
-	(void)field;
-	return !strcmp(s->own[i].device, dev);
+	void *v = kt_victim(kt);
+	if (v)
+		kt_remove(kt, v, 1);
+	void *e = kt_insert(kt, h, VAL_LRU, 0);
+	if (!e)
+		kt_refused(kt);
+	return e;
 }
 
 /*
  * The series of dev/field (both at most their *_MAX bytes), created empty
- * when new; hdev is val_dev_hash(dev), computed once per message.
+ * when new; NULL only when the table refuses it.
  */
-static struct val_series *val_series_get(struct val *s, uint64_t hdev, const char *dev,
-					 const char *field)
+static struct val_series *val_series_get(struct val *s, const char *dev, const char *field)
 {
-	uint64_t h = hash_fnv1a(hdev, field, strlen(field) + 1);
-	int32_t i = val_idx_find(s, &s->sidx, h, val_ser_eq, dev, field);
-	if (i >= 0) {
-		val_idx_touch(&s->sidx, i);
-		return &s->ser[i];
-	}
-	i = val_idx_take(&s->sidx, h);
-	struct val_series *x = &s->ser[i];
-	memset(x, 0, sizeof(*x));
+	char key[VAL_KEY_MAX];
+	size_t kn = val_series_key(key, dev, field);
+	uint32_t h = kt_hash(s->ser, key, kn);
+	for (struct val_series *x = kt_first(s->ser, h); x; x = kt_next(s->ser, x))
+		if (kt_hash_of(x) == h && !strcmp(x->device, dev) && !strcmp(x->field, field)) {
+			kt_touch(s->ser, x);
+			return x;
+		}
+	struct val_series *x = val_take(s->ser, h);
+	if (!x)
+		return NULL;
 	snprintf(x->device, sizeof(x->device), "%s", dev);
 	snprintf(x->field, sizeof(x->field), "%s", field);
 	return x;
 }
 
 /* The owner record of dev; *fresh says it was just created (empty). */
-static struct val_owner *val_owner_get(struct val *s, uint64_t h, const char *dev, bool *fresh)
+static struct val_owner *val_owner_get(struct val *s, const char *dev, bool *fresh)
 {
-	int32_t i = val_idx_find(s, &s->oidx, h, val_own_eq, dev, NULL);
-	*fresh = i < 0;
-	if (i >= 0) {
-		val_idx_touch(&s->oidx, i);
-		return &s->own[i];
-	}
-	i = val_idx_take(&s->oidx, h);
-	struct val_owner *o = &s->own[i];
-	memset(o, 0, sizeof(*o));
+	uint32_t h = kt_hash(s->own, dev, strlen(dev));
+	*fresh = false;
+	for (struct val_owner *o = kt_first(s->own, h); o; o = kt_next(s->own, o))
+		if (kt_hash_of(o) == h && !strcmp(o->device, dev)) {
+			kt_touch(s->own, o);
+			return o;
+		}
+	struct val_owner *o = val_take(s->own, h);
+	if (!o)
+		return NULL;
+	*fresh = true;
 	snprintf(o->device, sizeof(o->device), "%s", dev);
 	return o;
 }
@@ -636,6 +554,11 @@ static bool val_addr_same(const struct sensor_addr *a, const struct sensor_addr 
 	return !memcmp(a->a, b->a, a->family == 4 ? 4 : 16);
 }
 
+/*
+ * An offender's fingerprint (client id and address), compared with the
+ * episode's and saved in the state file as hex. It indexes no table, and
+ * the state file must not depend on the process's hash key: unseeded.
+ */
 static uint64_t val_offender_hash(const char *cid, const struct sensor_addr *a)
 {
 	uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, cid, strlen(cid) + 1);
@@ -674,15 +597,16 @@ static void val_report_spoof(struct val *s, const struct sensor_msg *m, const st
  * is not the owner's; the first message of each offender's episode is
  * reported as value_spoofed.
  */
-static bool val_check_owner(struct val *s, const struct sensor_msg *m, uint64_t hdev,
-			    const char *dev)
+static bool val_check_owner(struct val *s, const struct sensor_msg *m, const char *dev)
 {
 	if (s->cfg.owner == VAL_OWNER_OFF)
 		return false;
 	char cid[SENSOR_ID_MAX + 1];
 	sensor_copy_str(cid, sizeof(cid), m->client_id);
 	bool fresh;
-	struct val_owner *o = val_owner_get(s, hdev, dev, &fresh);
+	struct val_owner *o = val_owner_get(s, dev, &fresh);
+	if (!o)
+		return false;
 	bool cid_diff = false, addr_diff = false;
 	if (s->cfg.owner == VAL_OWNER_CLIENT_ID) {
 		if (fresh)
@@ -784,8 +708,7 @@ static void val_on_msg(void *state, const struct sensor_msg *m)
 	if (s->env.tm && tm->entry >= 0 && (uint32_t)tm->entry < s->env.tm->n &&
 	    (uint32_t)tm->entry < TM_MAX_ENTRIES)
 		e = &s->env.tm->e[tm->entry];
-	uint64_t hdev = val_dev_hash(dev);
-	bool spoofed = val_check_owner(s, m, hdev, dev);
+	bool spoofed = val_check_owner(s, m, dev);
 	uint32_t n = tm->n < SENSOR_MAX_VALUES ? tm->n : SENSOR_MAX_VALUES;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct tm_value *tv = &tm->v[i];
@@ -801,7 +724,9 @@ static void val_on_msg(void *state, const struct sensor_msg *m)
 		field[fn] = 0;
 		if (!field[0] || !isfinite(tv->v))
 			continue;
-		struct val_series *x = val_series_get(s, hdev, dev, field);
+		struct val_series *x = val_series_get(s, dev, field);
+		if (!x)
+			continue;
 		if (val_check_range(s, m, x, f, tv->v) || spoofed)
 			continue;
 		val_sample(s, m, x, f, tv->v);
@@ -900,10 +825,8 @@ static void val_free(void *state)
 	struct val *s = state;
 	if (!s)
 		return;
-	val_idx_deinit(&s->sidx);
-	val_idx_deinit(&s->oidx);
-	free(s->ser);
-	free(s->own);
+	kt_free(s->ser);
+	kt_free(s->own);
 	jw_deinit(&s->w);
 	free(s);
 }
@@ -924,10 +847,9 @@ static int val_init(const struct sensor_env *env, const cJSON *cfg, void **state
 		return -1;
 	}
 	uint32_t cap = s->cfg.max_devices;
-	s->ser = calloc(cap, sizeof(*s->ser));
-	s->own = calloc(cap, sizeof(*s->own));
-	if (!s->ser || !s->own || val_idx_init(&s->sidx, cap) < 0 ||
-	    val_idx_init(&s->oidx, cap) < 0)
+	s->ser = val_table("value_series", cap, sizeof(struct val_series));
+	s->own = val_table("value_owners", cap, sizeof(struct val_owner));
+	if (!s->ser || !s->own)
 		goto oom;
 	jw_init(&s->w);
 	static const char pad[256];
@@ -952,12 +874,13 @@ void sensor_value_get_stats(const void *state, struct sensor_value_stats *out)
 	const struct val *s = state;
 	if (!s)
 		return;
-	out->series = s->sidx.used;
-	out->series_cap = s->sidx.cap;
-	out->owners = s->oidx.used;
-	out->owners_cap = s->oidx.cap;
-	out->series_evicted = s->sidx.evicted;
-	out->owners_evicted = s->oidx.evicted;
+	const struct kt_stats *ss = kt_stats(s->ser), *os = kt_stats(s->own);
+	out->series = ss->active;
+	out->series_cap = kt_capacity(s->ser);
+	out->owners = os->active;
+	out->owners_cap = kt_capacity(s->own);
+	out->series_evicted = ss->evicted;
+	out->owners_evicted = os->evicted;
 	out->relearned = s->relearned;
 	out->reseeded = s->reseeded;
 	out->loaded = s->loaded;
@@ -1021,14 +944,13 @@ static cJSON *val_save(void *state)
 	if (!root || !ser || !own)
 		goto fail;
 	cJSON_AddNumberToObject(root, "version", 1);
-	for (int32_t i = s->sidx.tail; i >= 0; i = s->sidx.prev[i]) {
-		cJSON *o = val_save_series(&s->ser[i]);
+	for (const struct val_series *x = kt_tail(s->ser, VAL_LRU); x; x = kt_newer(s->ser, x)) {
+		cJSON *o = val_save_series(x);
 		if (!o)
 			goto fail;
 		cJSON_AddItemToArray(ser, o);
 	}
-	for (int32_t i = s->oidx.tail; i >= 0; i = s->oidx.prev[i]) {
-		const struct val_owner *w = &s->own[i];
+	for (const struct val_owner *w = kt_tail(s->own, VAL_LRU); w; w = kt_newer(s->own, w)) {
 		cJSON *o = cJSON_CreateObject();
 		if (!o)
 			goto fail;
@@ -1222,8 +1144,10 @@ static void val_load(void *state, const cJSON *saved)
 				val_load_skip(s, "series", i, "wrong or missing members");
 				continue;
 			}
-			struct val_series *x =
-				val_series_get(s, val_dev_hash(tmp.device), tmp.device, tmp.field);
+			struct val_series *x = val_series_get(s, tmp.device, tmp.field);
+			if (!x)
+				continue;
+			tmp.node = x->node;
 			*x = tmp;
 			s->loaded++;
 		}
@@ -1266,7 +1190,10 @@ static void val_load(void *state, const cJSON *saved)
 			snprintf(tmp.client_id, sizeof(tmp.client_id), "%s", cid);
 			tmp.addr = a;
 			bool fresh;
-			struct val_owner *o = val_owner_get(s, val_dev_hash(dev), dev, &fresh);
+			struct val_owner *o = val_owner_get(s, dev, &fresh);
+			if (!o)
+				continue;
+			tmp.node = o->node;
 			*o = tmp;
 			s->loaded++;
 		}
@@ -1286,6 +1213,17 @@ static void val_stats(void *state, struct sensor_stats *out)
 	sensor_stats_add(out, "load_skipped", v.load_skipped);
 }
 
+static size_t val_tables(void *state, const struct ktable **out, size_t max)
+{
+	const struct val *s = state;
+	size_t k = 0;
+	if (s && k < max)
+		out[k++] = s->ser;
+	if (s && k < max)
+		out[k++] = s->own;
+	return k;
+}
+
 const struct sensor_detector sensor_value_detector = {
 	.name = "value",
 	.init = val_init,
@@ -1293,5 +1231,6 @@ const struct sensor_detector sensor_value_detector = {
 	.save = val_save,
 	.load = val_load,
 	.stats = val_stats,
+	.tables = val_tables,
 	.free = val_free,
 };

@@ -14,6 +14,7 @@
 
 #include "sensor/sensor.h"
 #include "sensor/sensor_inventory.h"
+#include "util/ktable.h"
 
 #define S(x) ((uint64_t)(x) * 1000000u)
 #define T0 S(1700000000) /* 2023-11-14T22:13:20Z */
@@ -812,6 +813,44 @@ static void test_table_full(void **state)
 	h_close(&h);
 }
 
+/* The state keeps the new rows' LRU order: a restart evicts the same row. */
+static void test_state_keeps_lru(void **state)
+{
+	(void)state;
+	struct h h;
+	assert_int_equal(h_open(&h, "{\"learn\":\"60\",\"max-devices\":\"4\"}"), 0);
+	conn(&h, T0, "a", "10.0.0.1", NULL);
+	conn(&h, T0 + 1, "b", "10.0.0.2", NULL);
+	conn(&h, T0 + S(100), "n1", "10.0.1.1", NULL);
+	conn(&h, T0 + S(101), "n2", "10.0.1.2", NULL);
+	publish(&h, T0 + S(102), "n1", "10.0.1.1", NULL); /* n2 is now the oldest */
+	cJSON *saved = sensor_inventory_detector.save(h.st);
+	assert_non_null(saved);
+	h_close(&h);
+
+	assert_int_equal(h_open(&h, "{\"learn\":\"60\",\"max-devices\":\"4\"}"), 0);
+	sensor_inventory_detector.load(h.st, saved);
+	cJSON_Delete(saved);
+	assert_string_equal(log_text(), "");
+	conn(&h, T0 + S(103), "n3", "10.0.1.3", NULL);
+	struct inventory_stats st = stats(&h);
+	assert_int_equal(st.devices, 4);
+	assert_int_equal(st.evicted, 1);
+	n_reps = 0;
+	publish(&h, T0 + S(104), "n1", "10.0.1.1", NULL);
+	assert_int_equal(n_reps, 0);
+	publish(&h, T0 + S(105), "n2", "10.0.1.2", NULL);
+	assert_string_equal(events(), "new_ip new_client_id");
+
+	/* The table, for the stats record: one, of max-devices rows. */
+	const struct ktable *kts[4];
+	assert_int_equal(sensor_inventory_detector.tables(h.st, kts, 4), 1);
+	assert_string_equal(kt_name(kts[0]), "inventory_devices");
+	assert_int_equal(kt_capacity(kts[0]), 4);
+	assert_int_equal(kt_stats(kts[0])->active, 4);
+	h_close(&h);
+}
+
 static void test_known_path_allocates_nothing(void **state)
 {
 	(void)state;
@@ -890,6 +929,7 @@ int main(void)
 		cmocka_unit_test(test_state_round_trip),
 		cmocka_unit_test(test_state_garbage),
 		cmocka_unit_test(test_table_full),
+		cmocka_unit_test(test_state_keeps_lru),
 		cmocka_unit_test(test_known_path_allocates_nothing),
 		cmocka_unit_test(test_config),
 	};

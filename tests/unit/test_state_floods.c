@@ -452,6 +452,9 @@ struct run {
 static unsigned check_failures;
 
 static void check(bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void check(bool ok, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;

@@ -73,11 +73,12 @@ void engine_cfg_default(struct engine_cfg *c)
 	engine_cfg_apply_budget(c);
 }
 
-/* Shares in 64ths; what is left (11) is for the data detectors' own
- * documented caps and the process itself (code, libraries, buffers). */
+/* Shares in 64ths. The other 14 hold what has its own cap: the data
+ * detectors' tables at their default max-devices (7.4 MiB) and the IP
+ * defragmenter (4 MiB); docs/ARCHITECTURE.md "Memory budget". */
 static const uint8_t budget_share[BUDGET__COUNT] = {
 	[BUDGET_STREAM] = 8, [BUDGET_MQTT_BUF] = 8, [BUDGET_MQTT_TX] = 8,
-	[BUDGET_FLOWS] = 16, [BUDGET_TRACKERS] = 6, [BUDGET_AGGREGATES] = 4,
+	[BUDGET_FLOWS] = 14, [BUDGET_TRACKERS] = 5, [BUDGET_AGGREGATES] = 4,
 	[BUDGET_CLIENT_IDS] = 3,
 };
 #define BUDGET_PARTS 64u

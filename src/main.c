@@ -471,8 +471,9 @@ static int run(const char *cmd, int argc, char **argv)
 			(unsigned long long)ds->rule_checks,
 			(unsigned long long)ds->findings);
 	if (ds && ds->alerts_folded)
-		fprintf(stderr, "mqttids: %llu alerts over their rule's rate "
-			"(detect.rule-alert-rate) folded into %llu fold alerts\n",
+		fprintf(stderr, "mqttids: %llu alerts over the alert rates "
+			"(detect.rule-alert-rate, detect.alert-rate) folded into "
+			"%llu fold alerts\n",
 			(unsigned long long)ds->alerts_folded,
 			(unsigned long long)ds->folds);
 done:

@@ -99,6 +99,7 @@ struct trk {
 struct rule_rate {
 	uint64_t win_start_us;
 	uint32_t n;
+	bool open;               /* a window started at win_start_us */
 	bool pending;            /* on d->pending: a fold to write */
 	uint8_t fold_family;     /* the first folded target */
 	uint8_t fold_addr[16];
@@ -129,6 +130,10 @@ struct detect {
 	struct rule_rate *rates;
 	uint32_t *pending;
 	uint32_t n_pending;
+	/* The window of all rules' new alerts (detect.alert-rate). */
+	bool all_open;
+	uint64_t all_start_us;
+	uint32_t all_n;
 };
 
 void detect_cfg_default(struct detect_cfg *c)
@@ -137,6 +142,7 @@ void detect_cfg_default(struct detect_cfg *c)
 	c->max_aggregates = 4096;
 	c->max_client_ids = 65536;
 	c->rule_alert_rate = DETECT_RULE_ALERT_RATE;
+	c->alert_rate = DETECT_ALERT_RATE;
 	c->rule_alert_interval_s = DETECT_RULE_ALERT_INTERVAL_S;
 	c->log_passwords = false;
 	c->uuid_seed = 0;
@@ -636,20 +642,27 @@ static void fold_add(struct detect *d, const struct rule *r,
 static bool rate_exceeded(struct detect *d, const struct rule *r,
 			  uint64_t ts_us)
 {
-	if (!d->cfg.rule_alert_rate || !d->rates)
+	if ((!d->cfg.rule_alert_rate && !d->cfg.alert_rate) || !d->rates)
 		return false;
 	struct rule_rate *rr = &d->rates[r->index];
 	uint64_t w = rate_window_us(d);
-	if (!rr->n || ts_us >= rr->win_start_us + w) {
-		fold_flush(d, r, rr, rr->n ? rr->win_start_us + w : ts_us);
+	if (!rr->open || ts_us >= rr->win_start_us + w) {
+		fold_flush(d, r, rr, rr->open ? rr->win_start_us + w : ts_us);
+		rr->open = true;
 		rr->win_start_us = ts_us;
 		rr->n = 0;
 	}
-	if (rr->n < d->cfg.rule_alert_rate) {
-		rr->n++;
-		return false;
+	if (!d->all_open || ts_us >= d->all_start_us + w) {
+		d->all_open = true;
+		d->all_start_us = ts_us;
+		d->all_n = 0;
 	}
-	return true;
+	if ((d->cfg.rule_alert_rate && rr->n >= d->cfg.rule_alert_rate) ||
+	    (d->cfg.alert_rate && d->all_n >= d->cfg.alert_rate))
+		return true;
+	rr->n++;
+	d->all_n++;
+	return false;
 }
 
 /* Writes the folds of windows that ended by now_us (flush: every fold). */

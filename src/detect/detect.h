@@ -32,13 +32,16 @@ struct detect_cfg {
 	uint32_t max_aggregates; /* alerts collecting metadata at once */
 	uint32_t max_client_ids; /* client ids tracked for takeover */
 	/*
-	 * Alert output bound: at most rule_alert_rate new alerts per rule
-	 * per rule_alert_interval_s of event time (0: no bound). Further
-	 * alerts of that rule are folded: counted, and reported as one
-	 * alert per rule and window with metadata.folded_alerts.
+	 * Alert output bound: at most rule_alert_rate new alerts per rule,
+	 * and alert_rate of all rules together, per rule_alert_interval_s
+	 * of event time (0: no bound). Further alerts are folded: counted,
+	 * and reported as one alert per rule and window with
+	 * metadata.folded_alerts.
 	 */
 	uint32_t rule_alert_rate;
 	uint32_t rule_alert_interval_s;
+	/* The same bound on all rules' new alerts together, per interval. */
+	uint32_t alert_rate;
 	bool log_passwords;      /* metadata.mqtt.auth.password[] filled */
 	/*
 	 * Seed of alert uuids. 0 (offline reads): uuids are a hash of the
@@ -50,6 +53,7 @@ struct detect_cfg {
 
 /* The default alert output bound: new alerts per rule per interval. */
 #define DETECT_RULE_ALERT_RATE 100u
+#define DETECT_ALERT_RATE 1000u
 #define DETECT_RULE_ALERT_INTERVAL_S 60u
 
 void detect_cfg_default(struct detect_cfg *c);

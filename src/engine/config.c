@@ -100,6 +100,7 @@ static const struct key keys[] = {
 	{ "detect.max-client-ids", K_U32, O(ids.detect.max_client_ids) },
 	{ "detect.rule-alert-rate", K_U32, O(ids.detect.rule_alert_rate) },
 	{ "detect.rule-alert-interval", K_U32, O(ids.detect.rule_alert_interval_s) },
+	{ "detect.alert-rate", K_U32, O(ids.detect.alert_rate) },
 	{ "outputs.eve.filename", K_STR, O(ids.eve_path) },
 	{ "outputs.eve.mqtt", K_BOOL, O(ids.eve_mqtt) },
 	{ "outputs.eve.anomaly", K_BOOL, O(ids.eve_anomaly) },

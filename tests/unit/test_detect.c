@@ -630,6 +630,45 @@ static void test_rule_alert_rate_folds(void **state)
 }
 
 /*
+ * The bound on all rules together: two rules that each alert on every
+ * match share detect.alert-rate; what is over it is folded per rule.
+ */
+static void test_alert_rate_all_rules(void **state)
+{
+	(void)state;
+	struct detect_cfg cfg;
+	detect_cfg_default(&cfg);
+	cfg.rule_alert_rate = 0;
+	cfg.alert_rate = 4;
+	struct fx x;
+	fx_init_cfg(&x, RULE_PROTECTED
+			"mqtt any -> $SELF src; name: Any sub; priority: 1; "
+			"cooldown: 0; msg_type: subscribe; sid: 8\n", &cfg);
+	struct conn c;
+	conn_init(&c, 3, "203.0.113.205", 50333, "explorer", "u");
+	struct mqtt_topic tv[1];
+	static const char *const sys[1] = { "$SYS/#" };
+	for (int i = 0; i < 5; i++) {
+		struct mqtt_msg m = msg_subscribe(MQTT_SUBSCRIBE, tv, sys, 1, 0);
+		send_msg(&x, &c, false, &m, S(10) + (uint64_t)i);
+	}
+	detect_finish(x.d, S(20));
+	/* 10 alerts due: 4 written, 6 folded into one fold per rule. */
+	uint64_t folded = 0, written = 0, total = 0;
+	for (unsigned i = 0; i < x.rec.n; i++) {
+		folded += x.rec.v[i].folded;
+		written += !x.rec.v[i].folded;
+		total += x.rec.v[i].total;
+	}
+	assert_int_equal(written, 4);
+	assert_int_equal(folded, 6);
+	assert_int_equal(x.rec.n, 6);
+	assert_int_equal(total, 10);
+	assert_int_equal(st_of(&x)->folds, 2);
+	fx_free(&x);
+}
+
+/*
  * A folded alert of a rule with a cooldown: its later matches join the
  * fold (no update for an alert never written), and the fold is written
  * at the end of input.
@@ -1221,6 +1260,7 @@ int main(void)
 		cmocka_unit_test(test_protected_topic_every_match),
 		cmocka_unit_test(test_rule_alert_rate_folds),
 		cmocka_unit_test(test_rule_alert_rate_folds_updates),
+		cmocka_unit_test(test_alert_rate_all_rules),
 		cmocka_unit_test(test_takeover_fires_once),
 		cmocka_unit_test(test_takeover_victim_reconnects_while_open),
 		cmocka_unit_test(test_takeover_same_ip_reconnect),

@@ -393,6 +393,7 @@ static int run(const char *cmd, int argc, char **argv)
 	oc.db_path = detect ? ids->db_path : NULL;
 	oc.store = ids->store;
 	oc.live = live;
+	oc.file_mode = ids->file_mode;
 
 	struct ruleset *rs = NULL;
 	struct output *out = NULL;
@@ -441,6 +442,7 @@ static int run(const char *cmd, int argc, char **argv)
 		c.live.flush = out_flush;
 		c.live.tick = out_tick;
 		c.live.ud = &lc;
+		c.live.write_mode = ids->file_mode;
 		if (capture_live(&c.live, e, err, sizeof(err)) != 0) {
 			fprintf(stderr, "mqttids: %s\n", err);
 			rc = 1;

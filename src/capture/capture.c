@@ -2,15 +2,18 @@
 #define _DEFAULT_SOURCE
 #include "capture/capture.h"
 
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 #include "net/pkt_decode.h"
+#include "util/file.h"
 
 static uint64_t ts_us_of(const struct pcap_pkthdr *h)
 {
@@ -139,9 +142,20 @@ int capture_live(const struct live_opts *o, struct engine *e, char *err,
 		goto out;
 	}
 	if (o->write_pcap) {
-		dump = pcap_dump_open(p, o->write_pcap);
+		/* Created with the outputs' mode: it holds CONNECT passwords. */
+		int fd = file_open_output(o->write_pcap, 0, o->write_mode
+						     ? o->write_mode : FILE_OUTPUT_MODE);
+		FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!fp) {
+			snprintf(err, errsz, "%s: %s", o->write_pcap, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		dump = pcap_dump_fopen(p, fp);
 		if (!dump) {
 			snprintf(err, errsz, "%s: %s", o->write_pcap, pcap_geterr(p));
+			fclose(fp);
 			goto out;
 		}
 	}

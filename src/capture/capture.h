@@ -18,6 +18,7 @@ struct live_opts {
 	const char *iface;
 	const char *filter;     /* BPF; NULL: "tcp" */
 	const char *write_pcap; /* NULL: none */
+	unsigned write_mode;    /* of a new write_pcap file; 0: 0640 */
 	uint64_t count;         /* 0: unlimited */
 	uint32_t duration_s;    /* 0: unlimited */
 	int snaplen;

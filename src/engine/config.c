@@ -60,7 +60,7 @@ static int parse_bool(const char *s, bool *out)
 	return -1;
 }
 
-enum kind { K_U32, K_SIZE32, K_SIZE, K_BOOL, K_LIMIT, K_U64, K_STR };
+enum kind { K_U32, K_SIZE32, K_SIZE, K_BOOL, K_LIMIT, K_U64, K_STR, K_MODE };
 
 struct key {
 	const char *name;
@@ -109,6 +109,7 @@ static const struct key keys[] = {
 	{ "outputs.console.color", K_BOOL, O(ids.console_color) },
 	{ "stats.interval", K_U32, O(ids.stats_interval_s) },
 	{ "outputs.sqlite.filename", K_STR, O(ids.db_path) },
+	{ "outputs.file-mode", K_MODE, O(ids.file_mode) },
 	{ "outputs.sqlite.retention-days", K_U32, O(ids.store.retention_days) },
 	{ "outputs.sqlite.max-alerts", K_U64, O(ids.store.max_alerts) },
 	{ "outputs.sqlite.commit-ms", K_U32, O(ids.store.commit_ms) },
@@ -272,6 +273,19 @@ static int set_key(struct engine_cfg *c, const char *key, const char *val,
 			}
 			*(uint32_t *)dst = (uint32_t)v;
 			return 0;
+		case K_MODE: {
+			/* Octal, as chmod takes it; no execute bits, and the
+			 * owner must be able to write. */
+			char *end;
+			errno = 0;
+			unsigned long m = strtoul(val, &end, 8);
+			if (errno || end == val || *end || m > 0666 || !(m & 0200)) {
+				*why = "an octal file mode such as 0640 (at most 0666, owner-writable)";
+				return -2;
+			}
+			*(unsigned *)dst = (unsigned)m;
+			return 0;
+		}
 		case K_STR:
 			if (strlen(val) >= IDS_PATH_MAX) {
 				*why = "a path of at most 511 bytes";

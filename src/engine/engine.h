@@ -32,6 +32,7 @@ struct ids_cfg {
 	struct store_cfg store;
 	char eve_path[IDS_PATH_MAX];  /* "": no EVE file; "-": stdout */
 	char db_path[IDS_PATH_MAX];   /* "": no alert store */
+	unsigned file_mode;           /* of new EVE, store, -w pcap (0: 0640) */
 	bool eve_mqtt, eve_anomaly, eve_alert; /* record types written */
 	bool console;                 /* one line per alert */
 	uint32_t stats_interval_s;    /* live: a stats record this often; 0: never */

@@ -41,6 +41,9 @@ struct output_cfg {
 	/* live: flush after each alert, and the store's clock is the wall
 	 * clock rather than the alert's time. */
 	bool live;
+	/* Mode of the EVE file and the store when they are created
+	 * (outputs.file-mode); 0: FILE_OUTPUT_MODE (0640). */
+	unsigned file_mode;
 };
 
 struct out_sink_stats {

@@ -45,6 +45,7 @@ struct store_cfg {
 	uint32_t retention_days; /* 0: keep forever */
 	uint64_t max_alerts;     /* 0: no limit; oldest deleted first */
 	uint32_t commit_ms;      /* batch inserts for at most this long */
+	unsigned file_mode;      /* of a new store file; 0: FILE_OUTPUT_MODE */
 };
 
 void store_cfg_default(struct store_cfg *c);

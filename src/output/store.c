@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "util/file.h"
 
 #define STORE_BATCH_ROWS 1000            /* commit at this many rows */
 #define STORE_RETENTION_EVERY_US 60000000ull /* retention once a minute */
@@ -167,6 +170,12 @@ struct store *store_open(const char *path, const struct store_cfg *cfg,
 	jw_init(&s->rec);
 	timefmt_init(&s->tf);
 
+	/* Created with the outputs' mode (alerts name users and topics);
+	 * SQLite gives its journal files the database's mode. */
+	int fd = file_open_output(path, 1, s->cfg.file_mode ? s->cfg.file_mode
+							    : FILE_OUTPUT_MODE);
+	if (fd >= 0)
+		close(fd);
 	if (sqlite3_open_v2(path, &s->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 			    NULL) != SQLITE_OK) {
@@ -487,7 +496,10 @@ static int store_sink_open(const struct output_cfg *cfg, void **self,
 		snprintf(err, errsz, "%s: out of memory", cfg->db_path);
 		return -1;
 	}
-	k->s = store_open(cfg->db_path, &cfg->store, err, errsz);
+	struct store_cfg sc = cfg->store;
+	if (!sc.file_mode)
+		sc.file_mode = cfg->file_mode;
+	k->s = store_open(cfg->db_path, &sc, err, errsz);
 	if (!k->s) {
 		free(k);
 		return -1;

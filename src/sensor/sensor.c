@@ -329,6 +329,8 @@ const char *sensors_state_path(const struct sensors *s)
 
 /* ---- state ---- */
 
+#define STATE_FILE_MODE 0600
+
 int sensors_load_state(struct sensors *s, const char *path)
 {
 	size_t len = 0;
@@ -385,34 +387,15 @@ int sensors_save_state(struct sensors *s, const char *path)
 		fprintf(s->env.log, "mqttids: state %s: out of memory\n", path);
 		return -1;
 	}
-	char tmp[600];
 	int rc = -1;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		fprintf(s->env.log, "mqttids: state %s: path too long\n", path);
-		goto out;
-	}
-	/* 0600: the state names devices, addresses and counters. */
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fprintf(s->env.log, "mqttids: state %s: %s\n", tmp, strerror(errno));
-		goto out;
-	}
-	size_t n = strlen(text), off = 0;
-	while (off < n) {
-		ssize_t w = write(fd, text + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	bool ok = off == n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
-	if (close(fd) != 0)
-		ok = false;
-	if (!ok || rename(tmp, path) != 0) {
-		fprintf(s->env.log, "mqttids: state %s: %s; the previous state is kept\n", path,
-			strerror(errno));
-		unlink(tmp);
+	/* A fresh temporary file (never one planted beside path), 0600: the
+	 * state names devices, addresses and counters. */
+	char err[700];
+	size_t n = strlen(text);
+	text[n] = '\n'; /* over the NUL: the buffer is ours, written whole */
+	if (file_write_atomic(path, text, n + 1, STATE_FILE_MODE, err, sizeof(err)) != 0) {
+		text[n] = 0;
+		fprintf(s->env.log, "mqttids: state %s; the previous state is kept\n", err);
 		goto out;
 	}
 	rc = 0;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "mqtt/mqtt_topic.h"
+#include "util/file.h"
 
 #define SACL_FILTER_MAX 65535      /* MQTT string limit */
 #define SACL_MSG_MAX 100           /* messages printed per file */
@@ -470,6 +471,8 @@ struct sacl *sacl_load(const char *path, FILE *log, unsigned *errors)
 			fprintf(log, "%s: cannot open the ACL file: %s\n", path, strerror(errno));
 		return NULL;
 	}
+	if (log)
+		file_warn_unsafe(fileno(f), path, "ACL file", log);
 	size_t cap = 65536, len = 0;
 	buf = malloc(cap);
 	if (!buf)

@@ -1146,7 +1146,8 @@ static const char *const cfg_keys[] = {
 static int load_file(struct inv *inv, const char *path, FILE *log)
 {
 	size_t len = 0;
-	char *buf = file_read_all(path, INVENTORY_FILE_MAX, &len);
+	char *buf = file_read_trusted(path, INVENTORY_FILE_MAX, &len,
+				      "known-devices file", log);
 	if (!buf) {
 		if (log)
 			fprintf(log, "%s: cannot read the known-devices file: %s\n", path, strerror(errno));

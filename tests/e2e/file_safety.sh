@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# file_safety.sh - what mqttids writes and reads as root can't be turned against the
+# system (issue 14, "Files"):
+#  1. the state file is written through a fresh temporary file: a symlink planted at
+#     STATE.tmp (the old fixed name) is not followed, its target stays untouched;
+#  2. EVE, the alert store and its journal are created 0640 by default, and with
+#     outputs.file-mode when set; an existing file keeps its mode;
+#  3. an ACL file or a known-devices file that others can write is read with a warning
+#     naming the file and the fix.
+# usage: file_safety.sh MQTTIDS   (reads ../shared nothing; uses tests/pcap/sensors)
+set -euo pipefail
+MQTTIDS=$1
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+PCAP=$ROOT/tests/pcap/sensors/input.pcap
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+mode_of() { stat -c %a "$1"; }
+umask 022
+
+# 1. The symlink planted at the old temporary name.
+echo "precious" > "$W/victim"
+ln -s "$W/victim" "$W/state.json.tmp"
+"$MQTTIDS" read -r "$ROOT/rules" --no-console --state "$W/state.json" "$PCAP" 2>"$W/read1.err" \
+	|| { cat "$W/read1.err"; fail "read with --state failed"; }
+[[ $(cat "$W/victim") == precious ]] || fail "the symlink's target was overwritten"
+[[ -f $W/state.json && ! -L $W/state.json ]] || fail "no state file written"
+[[ $(mode_of "$W/state.json") == 600 ]] || fail "state file mode $(mode_of "$W/state.json"), want 600"
+ls "$W"/state.json.?????? 2>/dev/null && fail "a temporary state file was left behind"
+echo "ok   state: the planted symlink was not followed; state.json written 0600"
+
+# 2. Modes of new output files: the default, then outputs.file-mode.
+"$MQTTIDS" read -r "$ROOT/rules" --no-console --eve "$W/eve.json" \
+	--set "outputs.sqlite.filename=$W/alerts.db" "$PCAP" 2>"$W/read2.err" \
+	|| { cat "$W/read2.err"; fail "read with EVE and store failed"; }
+for f in eve.json alerts.db; do
+	[[ $(mode_of "$W/$f") == 640 ]] || fail "$f created $(mode_of "$W/$f"), want 640"
+done
+"$MQTTIDS" read -r "$ROOT/rules" --no-console --eve "$W/eve2.json" \
+	--set "outputs.sqlite.filename=$W/alerts2.db" --set outputs.file-mode=0600 \
+	"$PCAP" 2>"$W/read3.err" || { cat "$W/read3.err"; fail "read with file-mode failed"; }
+for f in eve2.json alerts2.db; do
+	[[ $(mode_of "$W/$f") == 600 ]] || fail "$f created $(mode_of "$W/$f") with file-mode 0600"
+done
+for f in "$W"/alerts2.db-*; do
+	[[ -e $f ]] || continue
+	[[ $(mode_of "$f") == 600 ]] || fail "$(basename "$f") is $(mode_of "$f"), want the store's 600"
+done
+chmod 0644 "$W/eve.json"
+"$MQTTIDS" read -r "$ROOT/rules" --no-console --eve "$W/eve.json" "$PCAP" 2>/dev/null
+[[ $(mode_of "$W/eve.json") == 644 ]] || fail "an existing EVE file's mode was changed"
+if "$MQTTIDS" read -r "$ROOT/rules" --no-console --set outputs.file-mode=0755 "$PCAP" 2>"$W/bad.err"; then
+	fail "outputs.file-mode=0755 accepted"
+fi
+grep -q "outputs.file-mode" "$W/bad.err" || { cat "$W/bad.err"; fail "no message naming outputs.file-mode"; }
+echo "ok   modes: EVE and store 0640 by default, 0600 with outputs.file-mode, existing kept, 0755 refused"
+
+# 3. Files others can write: a warning that names the file and the fix.
+printf 'topic readwrite sensors/#\n' > "$W/acl"
+chmod 0666 "$W/acl"
+printf '[]\n' > "$W/known.json"
+chmod 0664 "$W/known.json"
+"$MQTTIDS" read -r "$ROOT/rules" --no-console --set "detectors.authz.acl-file=$W/acl" \
+	--set "detectors.inventory.file=$W/known.json" "$PCAP" 2>"$W/read4.err" \
+	|| { cat "$W/read4.err"; fail "read with the ACL and known-devices files failed"; }
+grep -q "warning: ACL file $W/acl is writable by every user" "$W/read4.err" \
+	|| { cat "$W/read4.err"; fail "no warning about the world-writable ACL file"; }
+grep -q "warning: known-devices file $W/known.json is writable by its group" "$W/read4.err" \
+	|| { cat "$W/read4.err"; fail "no warning about the group-writable known-devices file"; }
+chmod 0644 "$W/acl" "$W/known.json"
+"$MQTTIDS" read -r "$ROOT/rules" --no-console --set "detectors.authz.acl-file=$W/acl" \
+	--set "detectors.inventory.file=$W/known.json" "$PCAP" 2>"$W/read5.err"
+grep -q "warning:" "$W/read5.err" && { cat "$W/read5.err"; fail "a warning about safe files"; }
+echo "ok   trusted files: world- and group-writable ones are named with the fix; safe ones are quiet"

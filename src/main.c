@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "capture/capture.h"
+#include "capture/privs.h"
 #include "demo/demo.h"
 #include "engine/config.h"
 #include "engine/engine.h"
@@ -66,7 +67,9 @@ static void usage(FILE *fp)
 	      "      --filter BPF           capture filter (default: tcp)\n"
 	      "  -w, --write-pcap FILE      also save captured packets to FILE\n"
 	      "      --count N              stop after N packets\n"
-	      "      --duration SECONDS     stop after SECONDS\n",
+	      "      --duration SECONDS     stop after SECONDS\n"
+	      "      --user NAME            once the capture is open, run as NAME (run-as.user)\n"
+	      "      --group NAME           ... and group NAME (run-as.group; default: NAME's)\n",
 	      fp);
 }
 
@@ -97,6 +100,8 @@ enum {
 	OPT_ALERTSONLY,
 	OPT_STATE,
 	OPT_NODETECTORS,
+	OPT_USER,
+	OPT_GROUP,
 };
 
 static const struct option long_opts[] = {
@@ -123,6 +128,8 @@ static const struct option long_opts[] = {
 	{ "alerts-only", no_argument, NULL, OPT_ALERTSONLY },
 	{ "state", required_argument, NULL, OPT_STATE },
 	{ "no-detectors", no_argument, NULL, OPT_NODETECTORS },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -190,6 +197,14 @@ static int parse_args(struct cli *c, int argc, char **argv)
 				return -1;
 			break;
 		case OPT_NODETECTORS: c->cfg.ids.detectors_off = true; break;
+		case OPT_USER:
+			if (set_opt(c, "run-as.user", optarg))
+				return -1;
+			break;
+		case OPT_GROUP:
+			if (set_opt(c, "run-as.group", optarg))
+				return -1;
+			break;
 		case 'c': break;
 		case OPT_PASSWORDS: c->cfg.mqtt.log_passwords = true; break;
 		case OPT_STRLIMIT:
@@ -247,12 +262,50 @@ static uint64_t wall_now_us(void)
 }
 
 /* What live's capture callbacks reach. */
+/* Files a dropped live run still writes: EVE, store and 3 journals,
+ * state, -w. */
+#define PRIVS_OWN_MAX 7
+
 struct live_ctx {
 	struct output *out;
 	struct engine *e;
 	uint64_t stats_every_us; /* 0: no periodic stats record */
 	uint64_t next_stats_us;
+	/* run-as: whom to become once the capture is open (drop: set). */
+	bool drop;
+	struct privs privs;
+	const char *own[PRIVS_OWN_MAX];  /* files written later */
+	size_t n_own;
+	char dirs[2][IDS_PATH_MAX];      /* where files are created later */
+	size_t n_dirs;
 };
+
+/* Live: the capture is open; give up root if asked to. */
+static int on_opened(void *ud, char *err, size_t errsz)
+{
+	struct live_ctx *lc = ud;
+	if (!lc->drop)
+		return 0;
+	const char *dirs[2] = { lc->dirs[0], lc->dirs[1] };
+	if (privs_drop(&lc->privs, lc->own, lc->n_own, dirs, lc->n_dirs, err,
+		       errsz) != 0)
+		return -1;
+	fprintf(stderr, "mqttids: capture open; running as %s (uid %u, gid %u)\n",
+		lc->privs.user, (unsigned)lc->privs.uid, (unsigned)lc->privs.gid);
+	return 0;
+}
+
+/* The directory part of path into out ("." when it has none). */
+static void dir_of(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(out, cap, ".");
+	else if (slash == path)
+		snprintf(out, cap, "/");
+	else
+		snprintf(out, cap, "%.*s", (int)(slash - path), path);
+}
 
 /* Live: the capture is idle. */
 static void out_flush(void *ud)
@@ -441,8 +494,49 @@ static int run(const char *cmd, int argc, char **argv)
 		};
 		c.live.flush = out_flush;
 		c.live.tick = out_tick;
+		c.live.opened = on_opened;
 		c.live.ud = &lc;
 		c.live.write_mode = ids->file_mode;
+		if (ids->run_as_user[0]) {
+			if (geteuid() != 0) {
+				fprintf(stderr, "mqttids: run-as user %s: not running as "
+					"root, nothing to drop\n", ids->run_as_user);
+				rc = 1;
+				goto done;
+			}
+			if (privs_lookup(ids->run_as_user, ids->run_as_group,
+					 &lc.privs, err, sizeof(err)) != 0) {
+				fprintf(stderr, "mqttids: %s\n", err);
+				rc = 1;
+				goto done;
+			}
+			lc.drop = true;
+			/* What is written after the drop: the EVE file (reopened
+			 * on SIGHUP), the store and its journals, the state, -w. */
+			static char db_aux[3][IDS_PATH_MAX + 16];
+			static const char *const aux[3] = { "-wal", "-shm", "-journal" };
+			const char *state = engine_sensors(e) ? sensors_state_path(engine_sensors(e)) : NULL;
+			if (eve_path && strcmp(eve_path, "-"))
+				lc.own[lc.n_own++] = eve_path;
+			if (oc.db_path && *oc.db_path) {
+				lc.own[lc.n_own++] = oc.db_path;
+				for (int i = 0; i < 3; i++) {
+					snprintf(db_aux[i], sizeof(db_aux[i]), "%s%s", oc.db_path, aux[i]);
+					lc.own[lc.n_own++] = db_aux[i];
+				}
+				dir_of(oc.db_path, lc.dirs[lc.n_dirs++], IDS_PATH_MAX);
+			}
+			if (state) {
+				lc.own[lc.n_own++] = state;
+				dir_of(state, lc.dirs[lc.n_dirs++], IDS_PATH_MAX);
+			}
+			if (c.live.write_pcap)
+				lc.own[lc.n_own++] = c.live.write_pcap;
+		} else if (geteuid() == 0) {
+			fprintf(stderr, "mqttids: warning: live keeps root for its whole "
+				"run; --user NAME (run-as.user) drops it once the capture "
+				"is open\n");
+		}
 		if (capture_live(&c.live, e, err, sizeof(err)) != 0) {
 			fprintf(stderr, "mqttids: %s\n", err);
 			rc = 1;

@@ -159,6 +159,8 @@ int capture_live(const struct live_opts *o, struct engine *e, char *err,
 			goto out;
 		}
 	}
+	if (o->opened && o->opened(o->ud, err, errsz) != 0)
+		goto out;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

@@ -24,6 +24,9 @@ struct live_opts {
 	int snaplen;
 	void (*flush)(void *ud); /* called when the capture is idle */
 	void (*tick)(void *ud, uint64_t now_us); /* about once a second */
+	/* Once the interface and the -w file are open, before the first
+	 * packet (dropping root); non-zero stops the capture. */
+	int (*opened)(void *ud, char *err, size_t errsz);
 	void *ud;
 };
 

@@ -60,7 +60,7 @@ static int parse_bool(const char *s, bool *out)
 	return -1;
 }
 
-enum kind { K_U32, K_SIZE32, K_SIZE, K_BOOL, K_LIMIT, K_U64, K_STR, K_MODE };
+enum kind { K_U32, K_SIZE32, K_SIZE, K_BOOL, K_LIMIT, K_U64, K_STR, K_MODE, K_NAME };
 
 struct key {
 	const char *name;
@@ -110,6 +110,8 @@ static const struct key keys[] = {
 	{ "stats.interval", K_U32, O(ids.stats_interval_s) },
 	{ "outputs.sqlite.filename", K_STR, O(ids.db_path) },
 	{ "outputs.file-mode", K_MODE, O(ids.file_mode) },
+	{ "run-as.user", K_NAME, O(ids.run_as_user) },
+	{ "run-as.group", K_NAME, O(ids.run_as_group) },
 	{ "outputs.sqlite.retention-days", K_U32, O(ids.store.retention_days) },
 	{ "outputs.sqlite.max-alerts", K_U64, O(ids.store.max_alerts) },
 	{ "outputs.sqlite.commit-ms", K_U32, O(ids.store.commit_ms) },
@@ -286,6 +288,13 @@ static int set_key(struct engine_cfg *c, const char *key, const char *val,
 			*(unsigned *)dst = (unsigned)m;
 			return 0;
 		}
+		case K_NAME:
+			if (strlen(val) >= IDS_NAME_MAX) {
+				*why = "a user or group name of at most 63 bytes";
+				return -2;
+			}
+			strcpy((char *)dst, val);
+			return 0;
 		case K_STR:
 			if (strlen(val) >= IDS_PATH_MAX) {
 				*why = "a path of at most 511 bytes";

@@ -22,6 +22,7 @@
 #define ENGINE_MAX_PORTS 32
 #define IDS_MAX_RULE_PATHS 16
 #define IDS_PATH_MAX 512
+#define IDS_NAME_MAX 64
 
 /* Detection and alert outputs (read, live); decode ignores them. */
 struct ids_cfg {
@@ -33,6 +34,8 @@ struct ids_cfg {
 	char eve_path[IDS_PATH_MAX];  /* "": no EVE file; "-": stdout */
 	char db_path[IDS_PATH_MAX];   /* "": no alert store */
 	unsigned file_mode;           /* of new EVE, store, -w pcap (0: 0640) */
+	char run_as_user[IDS_NAME_MAX];  /* live: drop root to this user */
+	char run_as_group[IDS_NAME_MAX]; /* ... and group ("": the user's) */
 	bool eve_mqtt, eve_anomaly, eve_alert; /* record types written */
 	bool console;                 /* one line per alert */
 	uint32_t stats_interval_s;    /* live: a stats record this often; 0: never */

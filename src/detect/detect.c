@@ -600,22 +600,45 @@ static void fold_flush(struct detect *d, const struct rule *r,
 	al.ts_us = ts_us;
 	al.first_us = rr->fold_first_us;
 	al.total = rr->fold_matches;
+	al.fold = true;
 	al.folded = rr->fold_alerts;
 	alert_rule(&al, r);
 	const char *t = addr_text(rr->fold_family, rr->fold_addr, tbuf);
 	al.src = t ? t : "unknown";
 	d->st.folds++;
 	rr->fold_alerts = rr->fold_matches = 0;
+	rr->fold_first_us = rr->fold_last_us = 0;
 	if (d->emit.alert)
 		d->emit.alert(d->emit.ud, &al);
 }
 
-/* Adds to rule r's fold; the first target named becomes its source. */
+/*
+ * Starts rule r's window at ts_us when none is open or it has ended; the
+ * ended window's fold is written first, dated at that window's end.
+ */
+static void rate_roll(struct detect *d, const struct rule *r,
+		      struct rule_rate *rr, uint64_t ts_us)
+{
+	uint64_t w = rate_window_us(d);
+	if (rr->open && ts_us < rr->win_start_us + w)
+		return;
+	fold_flush(d, r, rr, rr->open ? rr->win_start_us + w : ts_us);
+	rr->open = true;
+	rr->win_start_us = ts_us;
+	rr->n = 0;
+}
+
+/*
+ * Adds to rule r's fold of the window that ts_us falls in (a folded
+ * alert's later matches may come after its own window ended); the first
+ * target named becomes its source.
+ */
 static void fold_add(struct detect *d, const struct rule *r,
 		     const struct thr_key *target, uint64_t alerts,
 		     uint64_t matches, uint64_t first_us, uint64_t ts_us)
 {
 	struct rule_rate *rr = &d->rates[r->index];
+	rate_roll(d, r, rr, ts_us);
 	if (!rr->fold_alerts && !rr->fold_matches) {
 		rr->fold_family = target->family;
 		memcpy(rr->fold_addr, target->addr, sizeof(rr->fold_addr));
@@ -646,12 +669,7 @@ static bool rate_exceeded(struct detect *d, const struct rule *r,
 		return false;
 	struct rule_rate *rr = &d->rates[r->index];
 	uint64_t w = rate_window_us(d);
-	if (!rr->open || ts_us >= rr->win_start_us + w) {
-		fold_flush(d, r, rr, rr->open ? rr->win_start_us + w : ts_us);
-		rr->open = true;
-		rr->win_start_us = ts_us;
-		rr->n = 0;
-	}
+	rate_roll(d, r, rr, ts_us);
 	if (!d->all_open || ts_us >= d->all_start_us + w) {
 		d->all_open = true;
 		d->all_start_us = ts_us;
@@ -1081,7 +1099,9 @@ void detect_flow_end(struct detect *d, const struct flow *f)
 void detect_finish(struct detect *d, uint64_t now_us)
 {
 	sensors_tick(d->sn, now_us);
+	/* Pressure first: its findings go through the rules, whose pending
+	 * updates and folds are written after. */
+	tables_pressure(d, now_us, true);
 	thr_flush(d->thr);
 	folds_due(d, now_us, true);
-	tables_pressure(d, now_us, true);
 }

@@ -52,6 +52,7 @@ struct thr_table *thr_new(uint32_t max_entries, uint32_t n_parts,
 			  [LIST_KEPT] = { kept ? kept : 1, LIST_NEW, 1 } },
 		.n_evict = 2,
 		.evict = { LIST_NEW, LIST_KEPT },
+		.protected_lists = 1u << LIST_KEPT,
 	};
 	t->kt = kt_new(&o);
 	t->heap = calloc(t->max, sizeof(*t->heap));

@@ -70,7 +70,7 @@ struct key {
 
 #define O(f) offsetof(struct engine_cfg, f)
 static const struct key keys[] = {
-	{ "memory.budget", K_SIZE, O(mem_budget) },
+	{ "memory.budget", K_U64, O(mem_budget) },
 	{ "mqtt.max-msg-length", K_SIZE32, O(mqtt.max_msg_len) },
 	{ "mqtt.string-log-limit", K_LIMIT, O(mqtt.string_log_limit) },
 	{ "mqtt.passwords", K_BOOL, O(mqtt.log_passwords) },
@@ -138,7 +138,8 @@ static const struct {
  */
 static void budget_note(struct engine_cfg *c, const char *key)
 {
-	if (!strcmp(key, "memory.budget")) {
+	/* The flows' share is counted in sessions of session-string-limit. */
+	if (!strcmp(key, "memory.budget") || !strcmp(key, "mqtt.session-string-limit")) {
 		engine_cfg_apply_budget(c);
 		return;
 	}

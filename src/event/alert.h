@@ -88,9 +88,11 @@ struct alert {
 
 	/*
 	 * A fold (docs/detection.md §6, "Alert output"): how many alerts of
-	 * this rule were over its rate and not written one by one; total is
-	 * their matches, src the first of their targets. 0: not a fold.
+	 * this rule were over its rate and not written one by one (0 when it
+	 * only carries later matches of alerts folded before); total is
+	 * their matches, src the first of their targets.
 	 */
+	bool fold;
 	uint64_t folded;
 };
 

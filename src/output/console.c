@@ -278,8 +278,8 @@ void console_alert(FILE *fp, struct timefmt *tf, const struct alert *a,
 		if (strcmp(ft.date, t.date) != 0)
 			cline_fmt(&l, "%s ", ft.date);
 		cline_puts(&l, ft.clock);
-		if (a->folded)
-			cline_fmt(&l, "  %llu alerts folded (rule over its alert rate)",
+		if (a->fold)
+			cline_fmt(&l, "  %llu alerts folded (over the alert rates)",
 				  (unsigned long long)a->folded);
 		cline_list(&l, "client_id", &a->client_ids);
 		cline_list(&l, "user", &a->usernames);

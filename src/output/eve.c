@@ -347,7 +347,7 @@ static void seed_object(struct jw *w, const char *key, struct timefmt *tf,
 		eve_finding(w, a->finding);
 	if (a->metadata_truncated)
 		jw_bool(w, "truncated", true);
-	if (a->folded)
+	if (a->fold)
 		jw_uint(w, "folded_alerts", a->folded);
 	jw_close_obj(w); /* metadata */
 	if (a->update)

@@ -124,6 +124,8 @@ struct ktable *kt_new(const struct kt_opts *o)
 		kt->evict[i] = o->evict[i] < o->n_lists ? o->evict[i] : 0;
 		kt->evictable |= (uint8_t)(1u << kt->evict[i]);
 	}
+	/* Protected: lists no new key may displace, and those named so. */
+	kt->protect = (uint8_t)(~kt->evictable | o->protected_lists);
 	kt->free_head = NIL;
 	kt->n_parts = o->n_parts ? o->n_parts : 1;
 	for (unsigned i = 0; i < kt->n_lists; i++)
@@ -162,6 +164,18 @@ void kt_free(struct ktable *kt)
 static void list_unlink(struct ktable *kt, struct kt_node *n)
 {
 	struct kt_lst *l = &kt->l[n->list];
+	if (l->fair) {
+		/* The whole list's recency order: head/tail, gprev/gnext. */
+		if (n->gprev != NIL)
+			node(kt, n->gprev)->gnext = n->gnext;
+		else
+			l->head = n->gnext;
+		if (n->gnext != NIL)
+			node(kt, n->gnext)->gprev = n->gprev;
+		else
+			l->tail = n->gprev;
+		n->gprev = n->gnext = NIL;
+	}
 	if (n->prev != NIL)
 		node(kt, n->prev)->next = n->next;
 	else
@@ -189,14 +203,23 @@ static void list_push(struct ktable *kt, struct kt_node *n, unsigned list)
 		*tail_of(l, n->part) = n->self;
 	*head = n->self;
 	l->n++;
-	if (l->fair)
+	if (l->fair) {
 		fair_inc(l, n->part);
+		n->gprev = NIL;
+		n->gnext = l->head;
+		if (l->head != NIL)
+			node(kt, l->head)->gprev = n->self;
+		else
+			l->tail = n->self;
+		l->head = n->self;
+	}
 }
 
 void kt_touch_slow(struct ktable *kt, void *e)
 {
 	struct kt_node *n = e;
-	if (*head_of(&kt->l[n->list], n->part) == n->self)
+	const struct kt_lst *l = &kt->l[n->list];
+	if (l->head == n->self && (!l->fair || l->phead[n->part] == n->self))
 		return;
 	unsigned list = n->list;
 	list_unlink(kt, n);
@@ -236,13 +259,14 @@ void *kt_move_part(struct ktable *kt, void *e, unsigned list, uint32_t part)
 
 void *kt_tail(const struct ktable *kt, unsigned list)
 {
-	uint32_t i = list < kt->n_lists ? oldest(&kt->l[list]) : NIL;
+	uint32_t i = list < kt->n_lists ? kt->l[list].tail : NIL;
 	return i == NIL ? NULL : node(kt, i);
 }
 
 void *kt_newer(const struct ktable *kt, const void *e)
 {
-	uint32_t i = ((const struct kt_node *)e)->prev;
+	const struct kt_node *n = e;
+	uint32_t i = kt->l[n->list].fair ? n->gprev : n->prev;
 	return i == NIL ? NULL : node(kt, i);
 }
 
@@ -297,7 +321,7 @@ void kt_remove(struct ktable *kt, void *e, int evicted)
 	if (evicted) {
 		kt->st.evicted++;
 		kt->st.evicted_list[n->list]++;
-		if (!(kt->evictable & (1u << n->list)))
+		if (kt->protect & (1u << n->list))
 			kt->st.evicted_protected++;
 	} else {
 		kt->st.removed++;

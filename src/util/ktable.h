@@ -17,7 +17,9 @@
  * - a list may be fair: entries carry a partition (a rule, say) and the
  *   list's victim is the oldest entry of the partition that holds the
  *   most entries on it, so one partition's flood displaces its own
- *   entries, not another's (max-min fairness, O(1) per operation).
+ *   entries, not another's (max-min fairness, O(1) per operation). A
+ *   fair list keeps its whole recency order too: kt_tail and kt_newer
+ *   walk all of it, oldest first, whatever the partitions.
  * So entries on lists outside evict order are displaced only by each
  * other, never by a flood of new keys. docs/detection.md §9 lists what
  * each table puts on which list.
@@ -47,6 +49,7 @@ struct kt_node {
 	uint32_t hash;
 	uint32_t self;
 	uint32_t part;
+	uint32_t gprev, gnext; /* a fair list's whole order */
 	uint8_t list;
 };
 
@@ -65,6 +68,9 @@ struct kt_opts {
 	struct kt_list_opts list[KT_LISTS];
 	uint8_t n_evict;      /* lists a new entry may displace ... */
 	uint8_t evict[KT_LISTS]; /* ... tail first, in this order */
+	/* Lists whose evictions count as protected (besides those outside
+	 * evict order): bit per list. */
+	uint8_t protected_lists;
 };
 
 struct kt_stats {
@@ -91,7 +97,7 @@ void kt_free(struct ktable *kt);
  * [start[c], start[c - 1]) and a count moves by one with one swap.
  */
 struct kt_lst {
-	uint32_t head, tail, n, cap;
+	uint32_t head, tail, n, cap; /* of a fair list: its whole order */
 	uint8_t overflow;
 	uint8_t fair;
 	uint32_t *phead, *ptail, *pcnt, *order, *pos, *start;
@@ -116,6 +122,7 @@ struct ktable {
 	uint8_t evict[KT_LISTS];
 	uint8_t n_evict;
 	uint8_t evictable; /* bit per list in evict order */
+	uint8_t protect;   /* bit per list whose evictions are protected */
 	const char *name;
 	struct kt_stats st;
 };
@@ -183,7 +190,7 @@ static inline void kt_touch(struct ktable *kt, void *e)
 {
 	const struct kt_node *n = e;
 	const struct kt_lst *l = &kt->l[n->list];
-	if ((l->fair ? l->phead[n->part] : l->head) != n->self)
+	if (l->head != n->self || (l->fair && l->phead[n->part] != n->self))
 		kt_touch_slow(kt, e);
 }
 
@@ -197,8 +204,8 @@ void *kt_move(struct ktable *kt, void *e, unsigned list);
 /* kt_move, also setting e's partition (for a fair target list). */
 void *kt_move_part(struct ktable *kt, void *e, unsigned list, uint32_t part);
 
-/* Oldest entry of list (of a fair list: of its largest partition), and
- * the next newer one of the same (sub)list (NULL at the head). */
+/* Oldest entry of list, and the next newer one (NULL at the head); for
+ * a fair list, across all its partitions. */
 void *kt_tail(const struct ktable *kt, unsigned list);
 void *kt_newer(const struct ktable *kt, const void *e);
 

@@ -269,6 +269,14 @@ static void test_memory_budget(void **state)
 	assert_true(c.flow.max_flows >= 4 * d.flow.max_flows - 4);
 	assert_true(c.ids.detect.max_client_ids >= 4 * d.ids.detect.max_client_ids - 4);
 	unlink(path);
+	/* Longer session strings make each flow cost more: fewer flows. */
+	const char *why;
+	uint32_t before = c.flow.max_flows;
+	assert_int_equal(config_set(&c, "mqtt.session-string-limit", "4096", &why), 0);
+	assert_true(c.flow.max_flows < before / 4);
+	assert_true((uint64_t)c.flow.max_flows *
+			    engine_budget_entry_bytes(&c, BUDGET_FLOWS) <=
+		    (256u << 20) / 64 * engine_budget_share(BUDGET_FLOWS));
 }
 
 /* A config without mqtt.ports keeps the default port. */

@@ -50,6 +50,7 @@ struct ralert {
 	uint16_t src_port, dest_port;
 	uint64_t flow_id, pcap_cnt;
 	bool truncated;
+	bool fold;
 	uint64_t folded;
 	uint32_t n_ids, n_pub, n_sub;
 	uint64_t pub_sum;
@@ -122,6 +123,7 @@ static void rec_emit(void *ud, const struct alert *a)
 	x->pcap_cnt = a->pcap_cnt;
 	x->truncated = a->metadata_truncated;
 	x->folded = a->folded;
+	x->fold = a->fold;
 	x->n_ids = a->client_ids.n;
 	x->n_pub = a->publish.n;
 	x->n_sub = a->subscribe.n;
@@ -669,6 +671,25 @@ static void test_alert_rate_all_rules(void **state)
 }
 
 /*
+ * One alert per rule per window (rule_alert_rate 1), a rule on SUBSCRIBE
+ * to $SYS/# with the given cooldown, and two clients a and b.
+ */
+static void fold_fixture(struct fx *x, const char *cooldown, struct conn *a,
+			 struct conn *b)
+{
+	struct detect_cfg cfg;
+	detect_cfg_default(&cfg);
+	cfg.rule_alert_rate = 1;
+	char rule[256];
+	snprintf(rule, sizeof(rule), "mqtt any -> $SELF src; name: Sys; "
+		 "priority: 2; cooldown: %s; msg_type: subscribe; "
+		 "topics: $SYS/#; sid: 7\n", cooldown);
+	fx_init_cfg(x, rule, &cfg);
+	conn_init(a, 1, "198.51.100.1", 40001, "a", "u");
+	conn_init(b, 2, "198.51.100.2", 40002, "b", "u");
+}
+
+/*
  * A folded alert of a rule with a cooldown: its later matches join the
  * fold (no update for an alert never written), and the fold is written
  * at the end of input.
@@ -676,16 +697,9 @@ static void test_alert_rate_all_rules(void **state)
 static void test_rule_alert_rate_folds_updates(void **state)
 {
 	(void)state;
-	struct detect_cfg cfg;
-	detect_cfg_default(&cfg);
-	cfg.rule_alert_rate = 1;
 	struct fx x;
-	fx_init_cfg(&x, "mqtt any -> $SELF src; name: Sys; priority: 2; "
-			"cooldown: 600; msg_type: subscribe; topics: $SYS/#; "
-			"sid: 7\n", &cfg);
 	struct conn a, b;
-	conn_init(&a, 1, "198.51.100.1", 40001, "a", "u");
-	conn_init(&b, 2, "198.51.100.2", 40002, "b", "u");
+	fold_fixture(&x, "600", &a, &b);
 	struct mqtt_topic tv[1];
 	static const char *const sys[1] = { "$SYS/#" };
 	for (int i = 0; i < 4; i++) {
@@ -704,6 +718,41 @@ static void test_rule_alert_rate_folds_updates(void **state)
 	assert_int_equal(x.rec.v[2].total, 4);
 	assert_string_equal(x.rec.v[2].src, "198.51.100.2");
 	assert_int_equal(st_of(&x)->updates, 1);
+	fx_free(&x);
+}
+
+/*
+ * A folded alert whose cooldown ends after its fold was written: its
+ * later matches make a fold of their own (folded_alerts 0), one per
+ * window, never an ordinary alert.
+ */
+static void test_fold_of_late_matches(void **state)
+{
+	(void)state;
+	struct fx x;
+	struct conn a, b;
+	fold_fixture(&x, "120", &a, &b);
+	struct mqtt_topic tv[1];
+	static const char *const sys[1] = { "$SYS/#" };
+	struct mqtt_msg m = msg_subscribe(MQTT_SUBSCRIBE, tv, sys, 1, 0);
+	send_msg(&x, &a, false, &m, S(10));
+	send_msg(&x, &b, false, &m, S(11)); /* over the rate: folded */
+	detect_tick(x.d, S(71));             /* its window ends: the fold */
+	assert_int_equal(x.rec.n, 2);
+	assert_true(x.rec.v[1].fold);
+	assert_int_equal(x.rec.v[1].folded, 1);
+	send_msg(&x, &b, false, &m, S(80)); /* added to b's folded alert */
+	for (uint64_t t = 100; t <= 400; t += 10)
+		detect_tick(x.d, S(t));
+	detect_finish(x.d, S(400));
+	/* a's update is not there (a added nothing); b's late match is one
+	 * fold with no alert of its own, written once. */
+	assert_int_equal(x.rec.n, 3);
+	const struct ralert *f = &x.rec.v[2];
+	assert_true(f->fold);
+	assert_int_equal(f->folded, 0);
+	assert_int_equal(f->total, 1);
+	assert_false(f->update);
 	fx_free(&x);
 }
 
@@ -1261,6 +1310,7 @@ int main(void)
 		cmocka_unit_test(test_rule_alert_rate_folds),
 		cmocka_unit_test(test_rule_alert_rate_folds_updates),
 		cmocka_unit_test(test_alert_rate_all_rules),
+		cmocka_unit_test(test_fold_of_late_matches),
 		cmocka_unit_test(test_takeover_fires_once),
 		cmocka_unit_test(test_takeover_victim_reconnects_while_open),
 		cmocka_unit_test(test_takeover_same_ip_reconnect),

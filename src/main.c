@@ -144,6 +144,8 @@ static int set_opt(struct cli *c, const char *key, const char *val)
 			!strcmp(key, "mqtt.max-msg-length")))
 		fprintf(stderr, "mqttids: invalid size argument '%s' for %s\n",
 			val, key);
+	else if (r == CONFIG_REFUSED)
+		fprintf(stderr, "mqttids: --set %s=%s refused: %s\n", key, val, why);
 	else
 		fprintf(stderr, "mqttids: %s '%s' for %s; expected %s\n",
 			r == -1 ? "unknown key" : "bad value", val, key, why);
@@ -354,26 +356,33 @@ static const char *default_rules_dir(void)
 	return NULL;
 }
 
-/* Loads the configured rules; broken rules are reported and skipped. */
-static struct ruleset *load_rules(const struct ids_cfg *ids)
+/*
+ * Loads the configured rules; each broken rule is reported. *errors gets
+ * how many rules failed and files could not be read (-1 from a loader).
+ */
+static struct ruleset *load_rules(const struct ids_cfg *ids, int *errors)
 {
+	*errors = 0;
 	struct ruleset *rs = ruleset_new(&ids->vars);
 	if (!rs)
 		return NULL;
 	if (ids->n_rule_paths == 0) {
 		const char *dir = default_rules_dir();
-		if (!dir)
+		if (!dir) {
 			fprintf(stderr, "mqttids: no rules configured and no default rules directory found; use --rules\n");
-		else
-			ruleset_load_dir(rs, dir, stderr);
+			*errors = 1;
+		} else {
+			int r = ruleset_load_dir(rs, dir, stderr);
+			*errors += r < 0 ? 1 : r;
+		}
 	}
 	for (uint32_t i = 0; i < ids->n_rule_paths; i++) {
 		const char *path = ids->rule_paths[i];
 		struct stat sb;
-		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-			ruleset_load_dir(rs, path, stderr);
-		else
-			ruleset_load_file(rs, path, stderr);
+		int r = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)
+				? ruleset_load_dir(rs, path, stderr)
+				: ruleset_load_file(rs, path, stderr);
+		*errors += r < 0 ? 1 : r;
 	}
 	return rs;
 }
@@ -454,11 +463,25 @@ static int run(const char *cmd, int argc, char **argv)
 	int rc = 1;
 	char err[512];
 	if (detect) {
-		rs = load_rules(ids);
+		int rule_errors;
+		rs = load_rules(ids, &rule_errors);
 		if (!rs) {
 			fprintf(stderr, "mqttids: out of memory loading rules\n");
 			goto done;
 		}
+		/* A rule that did not load is detection that is off: stop,
+		 * unless the user said to run without it. */
+		if (rule_errors && !ids->allow_rule_errors) {
+			fprintf(stderr, "mqttids: %d rule%s or rule file%s failed to load "
+				"(above); fix them, or set rules.allow-errors: yes to "
+				"run without them\n", rule_errors,
+				rule_errors == 1 ? "" : "s", rule_errors == 1 ? "" : "s");
+			goto done;
+		}
+		if (rule_errors)
+			fprintf(stderr, "mqttids: warning: running without %d rule%s "
+				"that failed to load (rules.allow-errors)\n", rule_errors,
+				rule_errors == 1 ? "" : "s");
 	}
 	out = output_open(&oc, err, sizeof(err));
 	if (!out) {

@@ -110,6 +110,7 @@ static const struct key keys[] = {
 	{ "stats.interval", K_U32, O(ids.stats_interval_s) },
 	{ "outputs.sqlite.filename", K_STR, O(ids.db_path) },
 	{ "outputs.file-mode", K_MODE, O(ids.file_mode) },
+	{ "rules.allow-errors", K_BOOL, O(ids.allow_rule_errors) },
 	{ "run-as.user", K_NAME, O(ids.run_as_user) },
 	{ "run-as.group", K_NAME, O(ids.run_as_group) },
 	{ "outputs.sqlite.retention-days", K_U32, O(ids.store.retention_days) },
@@ -229,10 +230,44 @@ static int set_detector_key(struct engine_cfg *c, const char *key,
 static int set_key(struct engine_cfg *c, const char *key, const char *val,
 		   const char **why);
 
+/*
+ * Values that would leave mqttids running blind are refused, and the
+ * run does not start (CONFIG_REFUSED).
+ */
+static const struct {
+	const char *key;
+	uint64_t min;
+	const char *why;
+} minimums[] = {
+	{ "flow.max-flows", 1,
+	  "at least 1: with 0 no connection is tracked and nothing is detected" },
+	{ "memory.budget", 1024 * 1024,
+	  "at least 1mb: the tables it sizes would hold next to nothing" },
+	{ "mqtt.buffer-memcap", 64 * 1024,
+	  "at least 64kb: below it every message that spans two segments is dropped" },
+	{ "detect.max-trackers", 1, "at least 1: with 0 no rule could count" },
+};
+
+static int check_minimum(const char *key, const char *val, const char **why)
+{
+	for (size_t i = 0; i < sizeof(minimums) / sizeof(minimums[0]); i++) {
+		uint64_t v;
+		if (strcmp(minimums[i].key, key) || config_parse_size(val, &v) != 0)
+			continue;
+		if (v < minimums[i].min) {
+			*why = minimums[i].why;
+			return CONFIG_REFUSED;
+		}
+	}
+	return 0;
+}
+
 int config_set(struct engine_cfg *c, const char *key, const char *val,
 	       const char **why)
 {
 	int rc = set_key(c, key, val, why);
+	if (rc == 0)
+		rc = check_minimum(key, val, why);
 	if (rc == 0)
 		budget_note(c, key);
 	return rc;
@@ -336,6 +371,7 @@ struct walk_ctx {
 	unsigned nodes;
 	unsigned warnings;
 	bool reported;
+	unsigned refused;   /* values that stop the run (CONFIG_REFUSED) */
 };
 
 #define WALK_MAX_WARNINGS 20
@@ -465,10 +501,16 @@ static void walk(yaml_document_t *doc, yaml_node_t *node, char *path,
 	const char *why;
 	const char *val = (const char *)node->data.scalar.value;
 	int r = config_set(c, path, val, &why);
+	if (r == CONFIG_REFUSED)
+		wc->refused++;
 	if (r == 0 || ++wc->warnings > WALK_MAX_WARNINGS + 1)
 		return;
 	if (wc->warnings == WALK_MAX_WARNINGS + 1)
 		fprintf(stderr, "%s: further problems not shown\n", file);
+	else if (r == CONFIG_REFUSED)
+		fprintf(stderr, "%s:%zu:%zu: %s: '%s' refused: %s\n", file,
+			node->start_mark.line + 1, node->start_mark.column + 1,
+			path, val, why);
 	else if (r == -1)
 		fprintf(stderr, "%s:%zu:%zu: unknown key '%s' ignored; expected %s\n",
 			file, node->start_mark.line + 1, node->start_mark.column + 1,
@@ -514,7 +556,7 @@ int config_load(const char *path, struct engine_cfg *c, char *err,
 	if (root) {
 		/* A configured port list replaces the default 1883. */
 		char path_buf[256] = "";
-		struct walk_ctx wc = { path, c, 0, 0, false };
+		struct walk_ctx wc = { path, c, 0, 0, false, 0 };
 		c->n_ports = 0;
 		/* A configured rule list replaces the default directory too. */
 		c->ids.n_rule_paths = 0;
@@ -522,6 +564,13 @@ int config_load(const char *path, struct engine_cfg *c, char *err,
 		if (c->n_ports == 0) {
 			c->ports[0] = 1883;
 			c->n_ports = 1;
+		}
+		if (wc.refused) {
+			snprintf(err, errsz, "%s: %u value%s refused (above); mqttids "
+				 "does not start with a configuration that leaves it "
+				 "blind", path, wc.refused, wc.refused == 1 ? "" : "s");
+			yaml_document_delete(&doc);
+			goto out;
 		}
 	}
 	yaml_document_delete(&doc);

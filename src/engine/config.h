@@ -15,9 +15,11 @@ int config_parse_size(const char *s, uint64_t *out);
 
 /*
  * Sets one dotted key ("mqtt.max-msg-length") from its text value. Returns
- * 0, -1 for an unknown key, -2 for a value of the wrong form; *why then says
- * what was expected.
+ * 0, -1 for an unknown key, -2 for a value of the wrong form, or
+ * CONFIG_REFUSED for a value that would leave mqttids blind (the run must
+ * not start); *why then says what was expected.
  */
+#define CONFIG_REFUSED (-3)
 int config_set(struct engine_cfg *c, const char *key, const char *val,
 	       const char **why);
 

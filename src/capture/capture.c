@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "engine/engine.h"
 #include "net/pkt_decode.h"
@@ -143,13 +142,10 @@ int capture_live(const struct live_opts *o, struct engine *e, char *err,
 	}
 	if (o->write_pcap) {
 		/* Created with the outputs' mode: it holds CONNECT passwords. */
-		int fd = file_open_output(o->write_pcap, 0, o->write_mode
+		FILE *fp = file_fopen_output(o->write_pcap, 0, o->write_mode
 						     ? o->write_mode : FILE_OUTPUT_MODE);
-		FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
 		if (!fp) {
 			snprintf(err, errsz, "%s: %s", o->write_pcap, strerror(errno));
-			if (fd >= 0)
-				close(fd);
 			goto out;
 		}
 		dump = pcap_dump_fopen(p, fp);

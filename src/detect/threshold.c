@@ -85,10 +85,11 @@ void *thr_user(struct thr_entry *e)
 	return (uint8_t *)e + align8(sizeof(struct thr_entry));
 }
 
-const struct thr_stats *thr_stats(const struct thr_table *t)
+const struct thr_stats *thr_stats(struct thr_table *t)
 {
-	struct thr_stats *st = (struct thr_stats *)&t->st;
+	struct thr_stats *st = &t->st;
 	const struct kt_stats *ks = kt_stats(t->kt);
+	st->created = ks->inserted;
 	st->active = ks->active;
 	st->kept = kt_count(t->kt, LIST_KEPT);
 	st->demoted = ks->overflowed;
@@ -279,7 +280,6 @@ static struct thr_entry *entry_new(struct thr_table *t,
 	struct thr_entry *e = kt_insert(t->kt, h, LIST_NEW, part);
 	e->key = *key;
 	e->heap_idx = NO_HEAP;
-	t->st.created++;
 	return e;
 }
 

@@ -155,7 +155,7 @@ uint64_t thr_next_deadline(const struct thr_table *t);
 /* Ends every pending cooldown (THR_END_FLUSH), earliest deadline first. */
 void thr_flush(struct thr_table *t);
 
-const struct thr_stats *thr_stats(const struct thr_table *t);
+const struct thr_stats *thr_stats(struct thr_table *t);
 
 /* The table underneath, for its counters and pressure reports. */
 const struct ktable *thr_ktable(const struct thr_table *t);

@@ -67,8 +67,13 @@ void flow_table_free(struct flow_table *ft)
 	free(ft);
 }
 
-const struct flow_stats *flow_table_stats(const struct flow_table *ft)
+const struct flow_stats *flow_table_stats(struct flow_table *ft)
 {
+	/* What the table counts itself. */
+	const struct kt_stats *ks = kt_stats(ft->kt);
+	ft->st.created = ks->inserted;
+	ft->st.active = ks->active;
+	ft->st.peak = ks->peak;
 	return &ft->st;
 }
 
@@ -184,7 +189,6 @@ void flow_table_end(struct flow_table *ft, struct flow *f, int why,
 	case FLOW_END_EXIT: ft->st.ended_at_exit++; break;
 	default: break;
 	}
-	ft->st.active--;
 }
 
 static bool is_port(uint16_t p, const uint16_t *ports, uint32_t n)
@@ -264,10 +268,6 @@ struct flow *flow_table_get(struct flow_table *ft, const struct pkt *pkt,
 	f->first_us = pkt->ts_us;
 	f->last_us = pkt->ts_us;
 	f->id = ++ft->next_id;
-	ft->st.created++;
-	ft->st.active++;
-	if (ft->st.active > ft->st.peak)
-		ft->st.peak = ft->st.active;
 	*created = true;
 	return f;
 }

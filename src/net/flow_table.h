@@ -159,7 +159,7 @@ void flow_table_flush(struct flow_table *ft,
 		      void (*end_cb)(void *ud, struct flow *f, int why),
 		      void *ud);
 
-const struct flow_stats *flow_table_stats(const struct flow_table *ft);
+const struct flow_stats *flow_table_stats(struct flow_table *ft);
 
 /* The table underneath, for its counters. */
 const struct ktable *flow_table_kt(const struct flow_table *ft);

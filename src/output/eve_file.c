@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "util/file.h"
 
@@ -28,18 +27,6 @@ struct eve_file {
 	unsigned mode;       /* of a file it creates */
 	struct out_sink_stats st;
 };
-
-/* The EVE file as a stream; created with mode (it may hold secrets). */
-static FILE *open_eve(const char *path, bool append, unsigned mode)
-{
-	int fd = file_open_output(path, append, mode);
-	if (fd < 0)
-		return NULL;
-	FILE *fp = fdopen(fd, append ? "a" : "w");
-	if (!fp)
-		close(fd);
-	return fp;
-}
 
 static int eve_file_open(const struct output_cfg *cfg, void **self,
 			 unsigned *kinds, char *err, size_t errsz)
@@ -70,7 +57,7 @@ static int eve_file_open(const struct output_cfg *cfg, void **self,
 	} else {
 		f->path = strdup(cfg->eve_path);
 		f->mode = cfg->file_mode ? cfg->file_mode : FILE_OUTPUT_MODE;
-		f->fp = f->path ? open_eve(f->path, cfg->eve_append, f->mode) : NULL;
+		f->fp = f->path ? file_fopen_output(f->path, cfg->eve_append, f->mode) : NULL;
 		if (!f->fp) {
 			snprintf(err, errsz, "%s: %s", cfg->eve_path,
 				 f->path ? strerror(errno) : "out of memory");
@@ -114,7 +101,7 @@ static int eve_file_reopen(void *self, char *err, size_t errsz)
 	struct eve_file *f = self;
 	if (!f->path || f->borrowed)
 		return 0;
-	FILE *nf = open_eve(f->path, true, f->mode);
+	FILE *nf = file_fopen_output(f->path, true, f->mode);
 	if (!nf) {
 		snprintf(err, errsz, "reopening %s after SIGHUP: %s; still writing to the old file",
 			 f->path, strerror(errno));

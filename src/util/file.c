@@ -108,6 +108,20 @@ int file_open_output(const char *path, int append, unsigned mode)
 	return open(path, flags | O_CREAT, (mode_t)mode);
 }
 
+FILE *file_fopen_output(const char *path, int append, unsigned mode)
+{
+	int fd = file_open_output(path, append, mode);
+	if (fd < 0)
+		return NULL;
+	FILE *fp = fdopen(fd, append ? "a" : "w");
+	if (!fp) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return fp;
+}
+
 int file_warn_unsafe(int fd, const char *path, const char *what, FILE *log)
 {
 	struct stat sb;

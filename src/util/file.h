@@ -36,6 +36,8 @@ int file_write_atomic(const char *path, const void *data, size_t len,
  * descriptor (O_CLOEXEC) or -1 with errno set.
  */
 int file_open_output(const char *path, int append, unsigned mode);
+/* The same as a stream; NULL with errno set. */
+FILE *file_fopen_output(const char *path, int append, unsigned mode);
 
 /*
  * Warns on log when the file open as fd (read as root or another user)

@@ -70,7 +70,7 @@ ANOMALIES = ["invalid_qos_level", "reserved_flags", "connect_reserved_flag", "in
              "invalid_subscription_options", "missing_connect", "double_connect",
              "missing_publish", "missing_subscribe", "missing_unsubscribe", "duplicate_ack",
              "client_id_takeover", "duplicate_property", "misplaced_property",
-             "unknown_property", "topic_alias_invalid", "topic_alias_zero", "too_many_topics",
+             "unknown_property", "topic_alias_zero", "too_many_topics",
              "too_many_properties", "unintroduced_message", "mqtt_resync_failed",
              "reassembly_seq_gap", "ipv4.trunc_pkt", "ipv4.wrong_ip_version",
              "ipv6.exthdr_invalid_len", "tcp.hlen_invalid", "vlan.too_many_layers"]

@@ -26,16 +26,6 @@
 #define MAX_WORDS 12
 #define MAX_USERS 4
 
-static bool is_digits(const char *p, const char *end)
-{
-	if (p == end)
-		return false;
-	for (; p < end; p++)
-		if (*p < '0' || *p > '9')
-			return false;
-	return true;
-}
-
 /* Returns the number of "error:" lines; *more when some were held back. */
 static unsigned check_messages(const char *m, size_t len, unsigned max_line, bool *more)
 {
@@ -56,7 +46,7 @@ static unsigned check_messages(const char *m, size_t len, unsigned max_line, boo
 			continue;
 		}
 		const char *b = memchr(a, ':', (size_t)(nl - a));
-		FUZZ_CHECK(b && is_digits(a, b));
+		FUZZ_CHECK(b && fuzz_is_digits(a, b));
 		unsigned long line = strtoul(a, NULL, 10);
 		FUZZ_CHECK(line >= 1 && line <= max_line);
 		if (!strncmp(b, ": error: ", 9))

@@ -35,6 +35,17 @@
 
 #define MAX_TOPIC_EVENTS 16
 
+/* A rule set with the shipped classtypes, as the engine loads it. */
+static struct ruleset *new_set(const struct rule_vars *vs)
+{
+	struct ruleset *rs = ruleset_new(vs);
+	FUZZ_CHECK(rs);
+	FUZZ_CHECK(ruleset_load_classification(rs, MQTTIDS_SOURCE_RULES_DIR
+					       "/classification.config",
+					       NULL) == 0);
+	return rs;
+}
+
 /* Takes the "$NAME=VALUE" lines off the front of s into vs. */
 static char *take_vars(char *s, struct rule_vars *vs)
 {
@@ -54,16 +65,6 @@ static char *take_vars(char *s, struct rule_vars *vs)
 	return s;
 }
 
-static bool is_digits(const char *p, const char *end)
-{
-	if (p == end)
-		return false;
-	for (; p < end; p++)
-		if (*p < '0' || *p > '9')
-			return false;
-	return true;
-}
-
 /* Each message: "t.rules:LINE:COL: error: " or warning, printable. */
 static int check_messages(const char *m, size_t len, unsigned max_line)
 {
@@ -76,11 +77,11 @@ static int check_messages(const char *m, size_t len, unsigned max_line)
 			FUZZ_CHECK((unsigned char)*q >= 0x20 && *q != 0x7f);
 		FUZZ_CHECK(!strncmp(p, "t.rules:", 8));
 		const char *a = p + 8, *b = memchr(a, ':', (size_t)(nl - a));
-		FUZZ_CHECK(b && is_digits(a, b));
+		FUZZ_CHECK(b && fuzz_is_digits(a, b));
 		FUZZ_CHECK(strtoul(a, NULL, 10) >= 1 &&
 			   strtoul(a, NULL, 10) <= max_line);
 		const char *c = memchr(b + 1, ':', (size_t)(nl - b - 1));
-		FUZZ_CHECK(c && is_digits(b + 1, c) && strtoul(b + 1, NULL, 10) >= 1);
+		FUZZ_CHECK(c && fuzz_is_digits(b + 1, c) && strtoul(b + 1, NULL, 10) >= 1);
 		if (!strncmp(c, ": error: ", 9))
 			errors++;
 		else
@@ -144,7 +145,7 @@ static void check_raw(const struct rule_vars *vs, const struct rule *r)
 {
 	if (r->raw[strlen(r->raw) - 1] == '\\')
 		return;
-	struct ruleset *again = ruleset_new(vs);
+	struct ruleset *again = new_set(vs);
 	if (!again)
 		return;
 	int e = ruleset_load_string(again, "raw", r->raw, NULL);
@@ -333,7 +334,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (const char *p = text; *p; p++)
 		lines += *p == '\n';
 
-	struct ruleset *rs = ruleset_new(&vs);
+	struct ruleset *rs = new_set(&vs);
 	char *msgs = NULL;
 	size_t mlen = 0;
 	FILE *m = open_memstream(&msgs, &mlen);
@@ -354,7 +355,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t tl = strlen(text);
 	if (text + tl == buf + size) {
 		const char *path = fuzz_scratch_file((const uint8_t *)text, tl);
-		struct ruleset *rf = path ? ruleset_new(&vs) : NULL;
+		struct ruleset *rf = path ? new_set(&vs) : NULL;
 		if (rf) {
 			int ef = ruleset_load_file(rf, path, NULL);
 			FUZZ_CHECK(ef == e && ruleset_count(rf) == ruleset_count(rs));

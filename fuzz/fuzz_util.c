@@ -321,3 +321,13 @@ const uint8_t *fuzz_take(struct fuzz_in *in, size_t want, size_t *got)
 	in->n -= n;
 	return p;
 }
+
+bool fuzz_is_digits(const char *p, const char *end)
+{
+	if (p == end)
+		return false;
+	for (; p < end; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}

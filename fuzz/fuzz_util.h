@@ -41,6 +41,8 @@ FILE *fuzz_devnull(void);
 
 /* A malloc'd copy of p[0..n) of exactly n bytes (1 if n is 0), so ASan sees over-reads. */
 uint8_t *fuzz_dup(const uint8_t *p, size_t n);
+/* Whether [p, end) is one or more decimal digits (message oracles). */
+bool fuzz_is_digits(const char *p, const char *end);
 
 struct engine_cfg;
 

@@ -12,6 +12,7 @@ set(MQTTIDS_FUZZ_TARGETS
   scenario
   payload
   rules
+  classification
   acl
   keys
   sensors

@@ -35,6 +35,7 @@ static void usage(FILE *fp)
 	      "  live -i IFACE [options]    capture from an interface and detect as it happens\n"
 	      "  decode [options] FILE...   decode pcap/pcapng files to EVE JSON lines (no rules)\n"
 	      "  rules check [-c CONFIG] [-v] FILE|DIR...   validate rule files\n"
+	      "  rules check --list anomalies|classtypes    the names rules may use, one per line\n"
 	      "  alerts list|show|ack ...   read and acknowledge the alert store (mqttids alerts --help)\n"
 	      "  inventory list|export [-c CONFIG] [--state FILE] [--format table|json|csv]\n"
 	      "                             the devices the inventory knows (learned or from its file)\n"
@@ -356,6 +357,48 @@ static const char *default_rules_dir(void)
 	return NULL;
 }
 
+#define CLASS_FILE_NAME "classification.config"
+
+/* Whether DIR/classification.config exists; its path into buf. */
+static bool class_file_in(const char *dir, size_t dn, char *buf, size_t sz)
+{
+	struct stat sb;
+	int k = snprintf(buf, sz, "%.*s%s" CLASS_FILE_NAME, (int)dn, dir,
+			 dn && dir[dn - 1] != '/' ? "/" : "");
+	return k > 0 && (size_t)k < sz && stat(buf, &sb) == 0 &&
+	       S_ISREG(sb.st_mode);
+}
+
+/*
+ * The classification file (docs/rules.md §5.5): rules.classification-file;
+ * else classification.config in the first rule directory, or directory of
+ * a rule file, that has one; else in the default rules directory. NULL:
+ * none (rules that name a classtype then fail to load).
+ */
+static const char *class_file(const struct ids_cfg *ids, int n,
+			      const char *const *paths, char *buf, size_t sz)
+{
+	if (ids->class_path[0])
+		return ids->class_path;
+	for (int i = 0; i < n; i++) {
+		struct stat sb;
+		const char *p = paths[i];
+		size_t dn = strlen(p);
+		if (stat(p, &sb) != 0)
+			continue;
+		if (!S_ISDIR(sb.st_mode)) {
+			const char *sl = strrchr(p, '/');
+			dn = sl ? (size_t)(sl - p) + 1 : 0;
+			if (!dn)
+				p = "./", dn = 2;
+		}
+		if (class_file_in(p, dn, buf, sz))
+			return buf;
+	}
+	const char *dir = default_rules_dir();
+	return dir && class_file_in(dir, strlen(dir), buf, sz) ? buf : NULL;
+}
+
 /*
  * Loads the configured rules; each broken rule is reported. *errors gets
  * how many rules failed and files could not be read (-1 from a loader).
@@ -366,6 +409,16 @@ static struct ruleset *load_rules(const struct ids_cfg *ids, int *errors)
 	struct ruleset *rs = ruleset_new(&ids->vars);
 	if (!rs)
 		return NULL;
+	const char *paths[IDS_MAX_RULE_PATHS];
+	for (uint32_t i = 0; i < ids->n_rule_paths; i++)
+		paths[i] = ids->rule_paths[i];
+	char cbuf[IDS_PATH_MAX + sizeof(CLASS_FILE_NAME) + 1];
+	const char *cf = class_file(ids, (int)ids->n_rule_paths, paths, cbuf,
+				    sizeof(cbuf));
+	if (cf) {
+		int r = ruleset_load_classification(rs, cf, stderr);
+		*errors += r < 0 ? 1 : r;
+	}
 	if (ids->n_rule_paths == 0) {
 		const char *dir = default_rules_dir();
 		if (!dir) {
@@ -615,7 +668,8 @@ done:
 static int rules_cmd(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "check")) {
-		fprintf(stderr, "usage: mqttids rules check [-c CONFIG] [-v] FILE|DIR...\n");
+		fprintf(stderr, "usage: mqttids rules check [-c CONFIG] [-v] FILE|DIR...\n"
+				"       mqttids rules check [-c CONFIG] --list anomalies|classtypes\n");
 		return 2;
 	}
 	struct engine_cfg *cfg = calloc(1, sizeof(*cfg));
@@ -623,6 +677,7 @@ static int rules_cmd(int argc, char **argv)
 		return 1;
 	engine_cfg_default(cfg);
 	bool verbose = false;
+	const char *list = NULL;
 	int n = 0;
 	char **paths = calloc((size_t)argc, sizeof(*paths));
 	int rc = 1;
@@ -637,16 +692,25 @@ static int rules_cmd(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			verbose = true;
+		} else if (!strcmp(argv[i], "--list") && i + 1 < argc) {
+			list = argv[++i];
 		} else {
 			paths[n++] = argv[i];
 		}
+	}
+	char cbuf[IDS_PATH_MAX + sizeof(CLASS_FILE_NAME) + 1];
+	const char *cf = class_file(&cfg->ids, n, (const char *const *)paths,
+				    cbuf, sizeof(cbuf));
+	if (list) {
+		rc = rules_list(list, cf, stdout, stderr);
+		goto out;
 	}
 	if (n == 0) {
 		fprintf(stderr, "mqttids: rules check needs a rule file or directory\n");
 		rc = 2;
 		goto out;
 	}
-	rc = rules_check(&cfg->ids.vars, n, paths, verbose, stdout, stderr);
+	rc = rules_check(&cfg->ids.vars, cf, n, paths, verbose, stdout, stderr);
 out:
 	free(paths);
 	config_deinit(cfg);

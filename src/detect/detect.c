@@ -13,6 +13,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* inet_ntop */
 #include "detect/detect.h"
+#include "event/anomalies.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -541,7 +542,8 @@ static void alert_rule(struct alert *al, const struct rule *r)
 	al->sid = r->sid;
 	al->rev = r->rev;
 	al->classification = r->name ? r->name : "";
-	al->category = r->classtype ? r->classtype : al->classification;
+	/* As Suricata: the classtype's description; else the rule's name. */
+	al->category = r->class ? r->class->description : al->classification;
 	al->priority = r->priority;
 	al->rule_raw = r->raw ? r->raw : "";
 }
@@ -929,6 +931,7 @@ static void on_report(void *ud, const struct sensor_report *r)
 	}
 	ev.kind = DET_ANOMALY;
 	ev.anomaly = r->event ? r->event : "";
+	ANOMALY_CHECK(ev.anomaly);
 	ev.layer = r->layer ? r->layer : "";
 	ev.detail = r->detail;
 	ev.meta = r->meta;

@@ -111,6 +111,7 @@ static const struct key keys[] = {
 	{ "outputs.sqlite.filename", K_STR, O(ids.db_path) },
 	{ "outputs.file-mode", K_MODE, O(ids.file_mode) },
 	{ "rules.allow-errors", K_BOOL, O(ids.allow_rule_errors) },
+	{ "rules.classification-file", K_STR, O(ids.class_path) },
 	{ "run-as.user", K_NAME, O(ids.run_as_user) },
 	{ "run-as.group", K_NAME, O(ids.run_as_group) },
 	{ "outputs.sqlite.retention-days", K_U32, O(ids.store.retention_days) },

@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "engine/engine.h"
+#include "event/anomalies.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -352,6 +353,7 @@ static void sink_anomaly(void *ud, const struct mqtt_state *st, bool toclient,
 {
 	struct engine *e = ud;
 	bool stream = strcmp(layer, "stream") == 0;
+	ANOMALY_CHECK(event);
 	if (e->det)
 		detect_anomaly(e, st, toclient, stream ? "stream" : layer, event,
 			       detail);
@@ -373,6 +375,7 @@ static void sink_anomaly(void *ud, const struct mqtt_state *st, bool toclient,
 
 static void decode_anomaly(struct engine *e, const char *event)
 {
+	ANOMALY_CHECK(event);
 	if (e->det)
 		detect_anomaly(e, NULL, false, "decode", event, NULL);
 	if (!output_wants(e->out, OUT_ANOMALY))

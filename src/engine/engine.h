@@ -30,6 +30,7 @@ struct ids_cfg {
 	char rule_paths[IDS_MAX_RULE_PATHS][IDS_PATH_MAX]; /* files or dirs */
 	uint32_t n_rule_paths; /* 0: the default rules directory */
 	bool allow_rule_errors; /* rules.allow-errors: run without broken rules */
+	char class_path[IDS_PATH_MAX]; /* rules.classification-file; "": found */
 	struct detect_cfg detect;
 	struct store_cfg store;
 	char eve_path[IDS_PATH_MAX];  /* "": no EVE file; "-": stdout */

@@ -18,8 +18,10 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "event/anomalies.h"
 #include "mqtt/mqtt_parse.h"
 #include "rules/rules_int.h"
+#include "util/glob.h"
 
 #define RULE_LINE_MAX (64u * 1024u) /* bytes of one rule, continuations joined */
 #define RULES_MAX 100000u           /* rules in one set */
@@ -29,6 +31,8 @@
 #define RULE_EXPAND_BUDGET 100000u  /* elements visited expanding one header field */
 #define ECHO_MAX 40u                /* bytes of a bad token quoted in a message */
 #define AUTO_SID_BIT 0x80000000u
+#define ANOMALY_SUGGEST_MAX 256u     /* registered names tried for "did you mean" */
+#define ANOMALY_GLOB_MAX 256u        /* bytes of an anomaly glob (names are short) */
 
 /* ---- variables ---- */
 
@@ -154,6 +158,8 @@ void ruleset_free(struct ruleset *rs)
 	free(rs->files);
 	free(rs->sid_keys);
 	free(rs->sid_vals);
+	ruleset_classes_free(rs);
+	free(rs->class_file);
 	free(rs);
 }
 
@@ -1094,6 +1100,26 @@ static int o_classtype(struct pctx *P, struct rule *r, const struct val *v)
 				    "[a-z0-9_-], got %s",
 				    echo(P, 0, v->s, v->n));
 	}
+	const struct ruleset *rs = P->L->rs;
+	r->class = ruleset_class_find(rs, v->s, v->n);
+	if (!r->class) {
+		if (!rs->classes_loaded)
+			return perr(P, val_off(P, v, 0), "unknown classtype %s: "
+				    "no classification file is loaded "
+				    "(rules.classification-file)",
+				    echo(P, 0, v->s, v->n));
+		const char *cands[RULES_CLASSES_MAX];
+		size_t nc = rs->n_classes;
+		for (size_t i = 0; i < nc; i++)
+			cands[i] = rs->classes[i]->name;
+		char m[96];
+		return perr(P, val_off(P, v, 0), "unknown classtype %s: %s "
+			    "does not define it%s", echo(P, 0, v->s, v->n),
+			    rs->class_file ? rs->class_file : "the "
+			    "classification file",
+			    mean(m, sizeof(m), suggest(v->s, v->n, cands,
+						       nc)));
+	}
 	return (r->classtype = dupn(v->s, v->n)) ? 0 : oom(P);
 }
 
@@ -1407,6 +1433,51 @@ static int o_keepalive(struct pctx *P, struct rule *r, const struct val *v)
 		       &r->keepalive);
 }
 
+/*
+ * An anomaly item names what the engine or a detector emits
+ * (event/anomalies.c): a name must be registered, and a glob (after an
+ * optional '!') must match some registered name. Otherwise the rule
+ * could never fire, and a typo would go unnoticed.
+ */
+static int anomaly_known(struct pctx *P, const struct val *v,
+			 const struct item *x)
+{
+	const char *p = x->p;
+	size_t n = x->n, lead = 0;
+	if (n && p[0] == '!')
+		lead = 1;
+	p += lead;
+	n -= lead;
+	if (!memchr(p, '*', n) && !memchr(p, '?', n) && !memchr(p, '[', n)) {
+		if (anomaly_find(p, n))
+			return 0;
+		const char *cands[ANOMALY_SUGGEST_MAX];
+		size_t nc = anomaly_count();
+		if (nc > ANOMALY_SUGGEST_MAX)
+			nc = ANOMALY_SUGGEST_MAX;
+		for (size_t i = 0; i < nc; i++)
+			cands[i] = anomaly_get(i)->name;
+		char m[96];
+		return perr(P, val_off(P, v, x->at + lead), "unknown anomaly "
+			    "event %s%s; 'mqttids rules check --list "
+			    "anomalies' lists them", echo(P, 0, p, n),
+			    mean(m, sizeof(m), suggest(p, n, cands, nc)));
+	}
+	char pat[ANOMALY_GLOB_MAX];
+	if (n < sizeof(pat)) {
+		memcpy(pat, p, n);
+		pat[n] = 0;
+		for (size_t i = 0; i < anomaly_count(); i++) {
+			const char *name = anomaly_get(i)->name;
+			if (glob_match(pat, name, strlen(name)))
+				return 0;
+		}
+	}
+	return perr(P, val_off(P, v, x->at + lead), "glob %s matches no "
+		    "anomaly event; 'mqttids rules check --list anomalies' "
+		    "lists them", echo(P, 0, p, n));
+}
+
 static int o_anomaly(struct pctx *P, struct rule *r, const struct val *v)
 {
 	struct iter it = { v, 0, 0, false };
@@ -1421,6 +1492,8 @@ static int o_anomaly(struct pctx *P, struct rule *r, const struct val *v)
 					    "or glob, got %s",
 					    echo(P, 0, x.p, x.n));
 		}
+		if (anomaly_known(P, v, &x))
+			return -1;
 		if (strlist_add(P, &r->anomalies, &r->n_anomalies, &x))
 			return -1;
 	}
@@ -1839,7 +1912,7 @@ static int finish_rule(struct pctx *P, const size_t *seen)
 					    optdefs[o].name);
 	}
 	if (!seen[O_PRIORITY])
-		r->priority = 2;
+		r->priority = r->class ? r->class->priority : RULE_PRIORITY_DEFAULT;
 	if (!seen[O_REV])
 		r->rev = 1;
 	if (!seen[O_THRESHOLD])

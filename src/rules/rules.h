@@ -75,6 +75,17 @@ struct rule_num {
 };
 
 /*
+ * A classtype of the classification file (classification.c): rules that
+ * name it get its description as their EVE category and, when they set
+ * no priority, its priority.
+ */
+struct rule_class {
+	const char *name;
+	const char *description;
+	uint8_t priority; /* 0 Informational .. 4 Critical */
+};
+
+/*
  * A compiled rule. The fields rule_match reads for every candidate come
  * first, so that a rule it rejects costs one or two cache lines: with a
  * thousand rules most candidates of a PUBLISH are rejected, and the
@@ -113,8 +124,10 @@ struct rule {
 	/* identity */
 	uint32_t sid, rev;
 	char *name;         /* classification in alerts */
-	char *classtype;    /* Suricata category; NULL: derived from name */
+	char *classtype;    /* as written; NULL: none */
+	const struct rule_class *class; /* its classtype; NULL: none */
 	uint8_t priority;   /* 0 Informational .. 4 Critical */
+#define RULE_PRIORITY_DEFAULT 2 /* Medium: no priority, no classtype */
 	bool sid_auto;      /* no sid option: FNV-1a of raw | 0x80000000 */
 	char *raw;          /* the rule as written, whitespace collapsed */
 	char *file;         /* where it came from */
@@ -149,6 +162,27 @@ int ruleset_load_string(struct ruleset *rs, const char *name,
 /* Loads every *.rules file of a directory, in name order. */
 int ruleset_load_dir(struct ruleset *rs, const char *dir, FILE *errs);
 
+/*
+ * Loads the classtypes rules may name (classification.c): before the
+ * rules, which are checked against them. Errors are printed as for rules
+ * ("NAME:LINE:COL: error: ...") and that line is skipped. Returns the
+ * number of errors, or -1 when the file cannot be read. A rule naming a
+ * classtype no classification file defines fails to load.
+ */
+#define RULES_CLASS_FILE_MAX (1u << 20)
+#define RULES_CLASS_FILE_MAX_TEXT "1 MiB"
+#define RULES_CLASSES_MAX 1024
+int ruleset_load_classification(struct ruleset *rs, const char *path,
+				FILE *errs);
+int ruleset_load_classification_string(struct ruleset *rs, const char *name,
+				       const char *text, size_t len,
+				       FILE *errs);
+size_t ruleset_class_count(const struct ruleset *rs);
+const struct rule_class *ruleset_class_get(const struct ruleset *rs,
+					   size_t i);
+const struct rule_class *ruleset_class_find(const struct ruleset *rs,
+					    const char *name, size_t n);
+
 size_t ruleset_count(const struct ruleset *rs);
 const struct rule *ruleset_get(const struct ruleset *rs, size_t i);
 
@@ -182,11 +216,22 @@ void rules_paths_free(char **paths, int n);
  * `mqttids rules check`: loads each path (a rules file or a directory of
  * them) into one rule set, prints every error and warning to err, then
  * "PATH: N rules, M errors" per file to out; verbose also lists each
- * loaded rule (sid, priority name, name). vars NULL: the defaults.
+ * loaded rule (sid, priority name, name). vars NULL: the defaults. The
+ * classification file (NULL: none) is loaded first, with its own line.
  * Returns 0 when nothing failed, 1 otherwise.
  */
-int rules_check(const struct rule_vars *vars, int n, char **paths,
-		bool verbose, FILE *out, FILE *err);
+int rules_check(const struct rule_vars *vars, const char *class_path, int n,
+		char **paths, bool verbose, FILE *out, FILE *err);
+
+/*
+ * `mqttids rules check --list classtypes|anomalies`: one line per name,
+ * tab-separated: a classtype's name, default priority and description
+ * (from class_path), or an anomaly event's name, layer and meaning (the
+ * registry of what the engine and detectors emit). 0, or 1 (printed on
+ * err) when what is unknown or the classification file fails.
+ */
+int rules_list(const char *what, const char *class_path, FILE *out,
+	       FILE *err);
 
 /* Priority names: "Informational", "Low", "Medium", "High", "Critical". */
 const char *rule_priority_name(unsigned priority);

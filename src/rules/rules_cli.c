@@ -5,6 +5,8 @@
  */
 #include "rules/rules.h"
 
+#include "event/anomalies.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,14 +33,24 @@ static int check_file(struct ruleset *rs, const char *path, bool verbose,
 	return e;
 }
 
-int rules_check(const struct rule_vars *vars, int n, char **paths,
-		bool verbose, FILE *out, FILE *err)
+int rules_check(const struct rule_vars *vars, const char *class_path, int n,
+		char **paths, bool verbose, FILE *out, FILE *err)
 {
 	struct ruleset *rs = ruleset_new(vars);
 	int errors = 0, files_checked = 0;
 	if (!rs) {
 		fprintf(err, "rules check: out of memory\n");
 		return 1;
+	}
+	if (class_path) {
+		int e = ruleset_load_classification(rs, class_path, err);
+		if (e >= 0) {
+			size_t k = ruleset_class_count(rs);
+			fprintf(out, "%s: %zu classtype%s, %d error%s\n",
+				class_path, k, k == 1 ? "" : "s", e,
+				e == 1 ? "" : "s");
+		}
+		errors += e < 0 ? 1 : e;
 	}
 	for (int i = 0; i < n; i++) {
 		struct stat st;
@@ -69,4 +81,40 @@ int rules_check(const struct rule_vars *vars, int n, char **paths,
 			errors, errors == 1 ? "" : "s");
 	ruleset_free(rs);
 	return errors ? 1 : 0;
+}
+
+int rules_list(const char *what, const char *class_path, FILE *out,
+	       FILE *err)
+{
+	if (!strcmp(what, "anomalies")) {
+		for (size_t i = 0; i < anomaly_count(); i++) {
+			const struct anomaly_name *a = anomaly_get(i);
+			fprintf(out, "%s\t%s\t%s\n", a->name, a->layer,
+				a->meaning);
+		}
+		return 0;
+	}
+	if (strcmp(what, "classtypes")) {
+		fprintf(err, "rules check: --list takes anomalies or "
+			"classtypes, not '%s'\n", what);
+		return 1;
+	}
+	if (!class_path) {
+		fprintf(err, "rules check: no classification file found "
+			"(rules.classification-file)\n");
+		return 1;
+	}
+	struct ruleset *rs = ruleset_new(NULL);
+	if (!rs) {
+		fprintf(err, "rules check: out of memory\n");
+		return 1;
+	}
+	int e = ruleset_load_classification(rs, class_path, err);
+	for (size_t i = 0; i < ruleset_class_count(rs); i++) {
+		const struct rule_class *c = ruleset_class_get(rs, i);
+		fprintf(out, "%s\t%s\t%s\n", c->name,
+			rule_priority_name(c->priority), c->description);
+	}
+	ruleset_free(rs);
+	return e ? 1 : 0;
 }

@@ -64,6 +64,11 @@ struct ruleset {
 	 */
 	struct rlist tcpf[64];
 	bool tcpf_on;
+	/* the classification file's classtypes (classification.c) */
+	struct rule_class **classes;
+	size_t n_classes, cap_classes;
+	bool classes_loaded;
+	char *class_file; /* the first classification file's name */
 	struct tnode *nodes;  /* NULL: no topic index, mqtt[PUBLISH] it is */
 	uint32_t n_nodes;
 	uint32_t *child;      /* (parent, level) -> node, open addressing */
@@ -71,6 +76,8 @@ struct ruleset {
 };
 
 #define RULES_TCPF_MAX 4096
+
+void ruleset_classes_free(struct ruleset *rs);
 
 int rlist_push(struct rlist *l, const struct rule *r);
 /* (Re)builds the candidate index; -1 when out of memory. */

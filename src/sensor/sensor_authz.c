@@ -848,7 +848,7 @@ static void on_subscribe(struct authz *z, const struct sensor_msg *m)
 	char fx[160] = "";
 	for (uint32_t i = 0; i < mm->n_topics; i++) {
 		const struct slice *s = &mm->topics[i].name;
-		/* malformed filters are the protocol checks' business (invalid_filter) */
+		/* malformed filters are the protocol checks' business (invalid_topic_filter) */
 		if (!sacl_filter_valid((const char *)s->p, s->len))
 			continue;
 		struct decision d;

@@ -5,7 +5,9 @@
 #    the message names FILE:LINE:COL and why; the same with --set;
 #  - an address-group typo that breaks rules (HOME_NET "[10.0.0.0/33]"): read stops,
 #    naming how many rules failed, unless rules.allow-errors is set (then a warning);
-#  - an unreadable rule file stops it too.
+#  - an unreadable rule file stops it too;
+#  - a misspelt anomaly name, a glob matching none, an unknown classtype and a broken
+#    classification file each stop it with FILE:LINE:COL; rules check --list prints both registries.
 # usage: broken_config.sh MQTTIDS
 set -uo pipefail
 MQTTIDS=$1
@@ -43,3 +45,38 @@ echo "ok   HOME_NET typo: $n rules fail, read stops; with rules.allow-errors it 
 	&& fail "a missing rule file: run went on"
 grep -q "missing.rules" "$W/err" || fail "the missing rule file is not named"
 echo "ok   a missing rule file stops it"
+
+# Anomaly names and classtypes are checked against their registries.
+cp "$ROOT/rules/classification.config" "$W/"
+printf 'mqtt any -> any; name: typo; anomaly: dobule_connect\n' > "$W/anom.rules"
+"$MQTTIDS" read -r "$W/anom.rules" --no-console "$PCAP" >/dev/null 2>"$W/err" \
+	&& fail "a misspelt anomaly name: run went on"
+grep -qF "$W/anom.rules:1:39: error: unknown anomaly event 'dobule_connect' (did you mean 'double_connect'?); 'mqttids rules check --list anomalies' lists them" "$W/err" \
+	|| fail "no file:line:col message for the misspelt anomaly"
+printf 'mqtt any -> any; name: glob; anomaly: ipv5.*\n' > "$W/anom.rules"
+"$MQTTIDS" rules check "$W/anom.rules" >/dev/null 2>"$W/err" && fail "a glob matching nothing passed rules check"
+grep -qF "$W/anom.rules:1:39: error: glob 'ipv5.*' matches no anomaly event" "$W/err" || fail "no message for the empty glob"
+echo "ok   misspelt anomaly name and empty glob: file:line:col, exit 1"
+
+printf 'mqtt any -> any; name: typo; classtype: atempted-dos\n' > "$W/class.rules"
+"$MQTTIDS" read -r "$W/class.rules" --no-console "$PCAP" >/dev/null 2>"$W/err" \
+	&& fail "an unknown classtype: run went on"
+grep -qF "$W/class.rules:1:41: error: unknown classtype 'atempted-dos': $W/classification.config does not define it (did you mean 'attempted-dos'?)" "$W/err" \
+	|| fail "no message for the unknown classtype"
+printf 'config classification: attempted-dos,Attempted Denial of Service\n' > "$W/bad.config"
+printf 'rules:\n  classification-file: %s\n' "$W/bad.config" > "$W/cls.yaml"
+run -c "$W/cls.yaml" && fail "a broken classification file: run went on"
+grep -qF "$W/bad.config:1:65: error: expected ',PRIORITY' after the description" "$W/err" \
+	|| fail "no message for the broken classification file"
+echo "ok   unknown classtype and broken classification file: file:line:col, exit 1"
+
+"$MQTTIDS" rules check --list anomalies > "$W/list" || fail "--list anomalies failed"
+grep -qP '^double_connect\tproto_parser\t' "$W/list" || fail "double_connect not listed"
+grep -qP '^value_jump\ttelemetry\t' "$W/list" || fail "value_jump not listed"
+"$MQTTIDS" rules check --list classtypes > "$W/classes" || fail "--list classtypes failed"
+grep -qP '^attempted-dos\tMedium\tAttempted Denial of Service$' "$W/classes" || fail "attempted-dos not listed"
+# every name a default rule uses is listed
+for a in $(grep -ohP 'anomaly: \K[^;]*' "$ROOT/rules/mqttids.rules" | tr ',' '\n' | tr -d ' !' | grep -v '[*?[]'); do
+	grep -qP "^$a\t" "$W/list" || fail "default rule anomaly $a not listed"
+done
+echo "ok   rules check --list anomalies|classtypes"

@@ -156,6 +156,8 @@ static void fx_init_cfg(struct fx *x, const char *rules,
 	rule_vars_default(&vars);
 	x->rs = ruleset_new(&vars);
 	assert_non_null(x->rs);
+	assert_int_equal(ruleset_load_classification(x->rs,
+		MQTTIDS_SOURCE_RULES_DIR "/classification.config", stderr), 0);
 	assert_int_equal(ruleset_load_string(x->rs, "test", rules, stderr), 0);
 	assert_true(ruleset_count(x->rs) > 0);
 	/* The rules and the takeover detector (the core one), as with
@@ -405,6 +407,24 @@ static void test_brute_force_seed(void **state)
 	assert_int_equal(s->matches, 5);
 	assert_int_equal(s->alerts, 1);
 	assert_int_equal(s->updates, 0);
+	fx_free(&x);
+}
+
+/* A rule's classtype gives the alert its category, as Suricata's. */
+static void test_category_from_classtype(void **state)
+{
+	(void)state;
+	struct fx x;
+	fx_init(&x, "mqtt $SELF -> any dst; name: Brute Force (Auth); "
+		    "classtype: attempted-user; msg_type: connack; retcode: 5\n");
+	struct mqtt_msg refused = msg_connack(5);
+	struct conn c;
+	conn_init(&c, 1, "172.27.67.201", 50000, "mqttx_88f6220f", NULL);
+	send_msg(&x, &c, true, &refused, S(1000));
+	assert_int_equal(x.rec.n, 1);
+	assert_string_equal(x.rec.v[0].classification, "Brute Force (Auth)");
+	assert_string_equal(x.rec.v[0].category, "Attempted User Privilege Gain");
+	assert_int_equal(x.rec.v[0].priority, 3); /* the classtype's: high */
 	fx_free(&x);
 }
 
@@ -1304,6 +1324,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_brute_force_seed),
 		cmocka_unit_test(test_brute_force_update_at_finish),
+		cmocka_unit_test(test_category_from_classtype),
 		cmocka_unit_test(test_excessive_publish_seed),
 		cmocka_unit_test(test_update_on_next_event),
 		cmocka_unit_test(test_protected_topic_every_match),

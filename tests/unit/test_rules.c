@@ -16,6 +16,7 @@
 
 #include "mqtt/mqtt_session.h"
 #include "mqtt/mqtt_types.h"
+#include "event/anomalies.h"
 #include "net/pkt_decode.h"
 #include "rules/rules.h"
 #include "util/glob.h"
@@ -24,6 +25,8 @@
 #ifndef TEST_DATA_DIR
 #error "TEST_DATA_DIR must name tests/unit/data"
 #endif
+
+#define CLASS_FILE MQTTIDS_SOURCE_RULES_DIR "/classification.config"
 
 /* ---- loading ---- */
 
@@ -36,6 +39,8 @@ static struct ruleset *load_vars(const struct rule_vars *vars,
 	char *buf = NULL;
 	size_t len = 0;
 	assert_non_null(rs);
+	/* the shipped classtypes, which must load cleanly */
+	assert_int_equal(ruleset_load_classification(rs, CLASS_FILE, stderr), 0);
 	FILE *f = open_memstream(&buf, &len);
 	assert_non_null(f);
 	int e = ruleset_load_string(rs, "t.rules", text, f);
@@ -423,6 +428,146 @@ static void test_continuation_and_raw(void **state)
 	ruleset_free(rs);
 }
 
+/* Anomaly names are checked against the registry of what is emitted. */
+static void test_anomaly_registry(void **state)
+{
+	(void)state;
+	/* sorted, unique, each found, with a layer and a meaning */
+	for (size_t i = 0; i < anomaly_count(); i++) {
+		const struct anomaly_name *a = anomaly_get(i);
+		if (i)
+			assert_true(strcmp(anomaly_get(i - 1)->name, a->name) < 0);
+		assert_ptr_equal(anomaly_find(a->name, strlen(a->name)), a);
+		assert_true(a->layer[0] && a->meaning[0]);
+	}
+	assert_null(anomaly_get(anomaly_count()));
+	assert_null(anomaly_find("double_connec", 13));
+	assert_null(anomaly_find("double_connectx", 15));
+	assert_non_null(anomaly_find("double_connectx", 14));
+
+	ASSERT_ERROR("mqtt any -> any; name: x; anomaly: dobule_connect",
+		     "t.rules:1:36: error: unknown anomaly event "
+		     "'dobule_connect' (did you mean 'double_connect'?); "
+		     "'mqttids rules check --list anomalies' lists them\n");
+	ASSERT_ERROR("mqtt any -> any; name: x; anomaly: replay, !bogus",
+		     "t.rules:1:45: error: unknown anomaly event 'bogus'; "
+		     "'mqttids rules check --list anomalies' lists them\n");
+	ASSERT_ERROR("tcp any -> any; name: x; anomaly: ipv5.*",
+		     "t.rules:1:35: error: glob 'ipv5.*' matches no anomaly "
+		     "event; 'mqttids rules check --list anomalies' lists "
+		     "them\n");
+	/* globs that match something, negated names, bracket sets */
+	struct ruleset *rs = one("mqtt any -> any; name: x; anomaly: "
+				 "value_*, !value_stuck, [hk]*_wrong, *");
+	assert_int_equal(ruleset_get(rs, 0)->n_anomalies, 4);
+	ruleset_free(rs);
+	/* every default rule still loads (checked with the shipped files) */
+	int e;
+	char *msgs;
+	rs = ruleset_new(NULL);
+	assert_int_equal(ruleset_load_classification(rs, CLASS_FILE, stderr), 0);
+	FILE *f = open_memstream(&msgs, &(size_t){ 0 });
+	e = ruleset_load_dir(rs, MQTTIDS_SOURCE_RULES_DIR, f);
+	fclose(f);
+	assert_string_equal(msgs, "");
+	assert_int_equal(e, 0);
+	free(msgs);
+	ruleset_free(rs);
+}
+
+/* Loads a classification text; returns the rule set, *errors and *msgs. */
+static struct ruleset *classes(const char *text, int *errors, char **msgs)
+{
+	struct ruleset *rs = ruleset_new(NULL);
+	size_t len;
+	FILE *f = open_memstream(msgs, &len);
+	*errors = ruleset_load_classification_string(rs, "c.config", text,
+						     strlen(text), f);
+	fclose(f);
+	return rs;
+}
+
+static void test_classification(void **state)
+{
+	(void)state;
+	int e;
+	char *msgs;
+	struct ruleset *rs = classes(
+		"# comment\n"
+		"\n"
+		"config classification: not-suspicious,Not Suspicious Traffic,3\n"
+		"  config  classification :  x_1 , A, b, and c , critical \r\n"
+		"config classification: y,Y,1\n"
+		"config classification: z,Z,7\n"
+		"config classification: bad name,D,1\n"
+		"config classification: w,,1\n"
+		"config classification: w,W\n"
+		"config classification: w,W,0\n"
+		"config classification: w,W,urgent\n"
+		"config classification: y,again,1\n"
+		"classification: v,V,1\n"
+		"config classification: u,U\x01,1\n",
+		&e, &msgs);
+	assert_string_equal(msgs,
+		"c.config:7:28: error: expected a classtype name of [a-z0-9_-] "
+		"followed by ','\n"
+		"c.config:8:26: error: empty description\n"
+		"c.config:9:27: error: expected ',PRIORITY' after the "
+		"description\n"
+		"c.config:10:28: error: expected a priority: informational, "
+		"low, medium, high, critical, or a number from 1 (highest)\n"
+		"c.config:11:28: error: expected a priority: informational, "
+		"low, medium, high, critical, or a number from 1 (highest)\n"
+		"c.config:12:24: error: classtype 'y' is defined twice (the "
+		"first definition is kept)\n"
+		"c.config:13:1: error: expected 'config classification: "
+		"NAME,DESCRIPTION,PRIORITY' or a # comment\n"
+		"c.config:14:27: error: control character in the "
+		"description\n");
+	assert_int_equal(e, 8);
+	free(msgs);
+	assert_int_equal(ruleset_class_count(rs), 4);
+	const struct rule_class *c = ruleset_class_find(rs, "x_1", 3);
+	assert_non_null(c);
+	assert_string_equal(c->description, "A, b, and c");
+	assert_int_equal(c->priority, 4);
+	assert_int_equal(ruleset_class_find(rs, "not-suspicious", 14)->priority, 2);
+	assert_int_equal(ruleset_class_find(rs, "y", 1)->priority, 4);
+	assert_string_equal(ruleset_class_find(rs, "y", 1)->description, "Y");
+	assert_int_equal(ruleset_class_find(rs, "z", 1)->priority, 1);
+
+	/* a rule takes its classtype's priority unless it sets one */
+	assert_int_equal(ruleset_load_string(rs, "t.rules",
+		"mqtt any -> any; name: a; classtype: x_1\n"
+		"mqtt any -> any; name: b; classtype: x_1; priority: low\n"
+		"mqtt any -> any; name: c\n", NULL), 0);
+	assert_int_equal(ruleset_get(rs, 0)->priority, 4);
+	assert_ptr_equal(ruleset_get(rs, 0)->class, c);
+	assert_int_equal(ruleset_get(rs, 1)->priority, 1);
+	assert_int_equal(ruleset_get(rs, 2)->priority, RULE_PRIORITY_DEFAULT);
+	assert_null(ruleset_get(rs, 2)->class);
+	ruleset_free(rs);
+
+	/* unknown classtypes: with and without a classification file */
+	ASSERT_ERROR("mqtt any -> any; name: x; classtype: atempted-dos",
+		     "t.rules:1:38: error: unknown classtype 'atempted-dos': "
+		     CLASS_FILE " does not define it (did you mean "
+		     "'attempted-dos'?)\n");
+	rs = ruleset_new(NULL);
+	FILE *f = open_memstream(&msgs, &(size_t){ 0 });
+	e = ruleset_load_string(rs, "t.rules",
+				"mqtt any -> any; name: x; classtype: "
+				"attempted-dos\n", f);
+	fclose(f);
+	assert_int_equal(e, 1);
+	assert_string_equal(msgs, "t.rules:1:38: error: unknown classtype "
+			    "'attempted-dos': no classification file is "
+			    "loaded (rules.classification-file)\n");
+	free(msgs);
+	assert_int_equal(ruleset_load_classification(rs, "/nonexistent/c", NULL), -1);
+	ruleset_free(rs);
+}
+
 static void test_defaults_and_identity(void **state)
 {
 	(void)state;
@@ -804,7 +949,7 @@ static void test_anomaly(void **state)
 	struct evt e;
 	ev_anomaly(&e, "invalid_qos_level");
 	assert_match_target(rs, &e, true);
-	ev_anomaly(&e, "client_id_reuse");
+	ev_anomaly(&e, "client_id_new_address");
 	assert_true(match(rs, &e));
 	ev_anomaly(&e, "client_id_takeover");
 	assert_false(match(rs, &e));
@@ -827,7 +972,7 @@ static void test_anomaly(void **state)
 	e.ev.src = e.ev.dst = NULL;
 	e.ev.st = NULL;
 	assert_true(match(rs, &e));
-	ev_anomaly(&e, "ipv6.trunc_pkt");
+	ev_anomaly(&e, "ipv6.pkt_too_small");
 	assert_false(match(rs, &e));
 	ruleset_free(rs);
 	rs = one("tcp 10.0.0.0/8 -> any; name: d; anomaly: *");
@@ -1212,8 +1357,8 @@ static void test_messages(void **state)
 	ASSERT_ERROR("mqtt any -> any; name: x; msg_type: conack",
 		     "t.rules:1:37: error: expected a message type, got "
 		     "'conack' (did you mean 'connack'?)\n");
-	ASSERT_ERROR("tcp any -> any; name: x; anomaly: a; flags: S",
-		     "t.rules:1:38: error: option 'flags' cannot be combined "
+	ASSERT_ERROR("tcp any -> any; name: x; anomaly: replay; flags: S",
+		     "t.rules:1:43: error: option 'flags' cannot be combined "
 		     "with 'anomaly' (anomaly events carry no message)\n");
 	ASSERT_ERROR("mqtt [10.0.0.1 -> any; name: x",
 		     "t.rules:1:16: error: expected ',' or ']' in address list, "
@@ -1269,7 +1414,7 @@ static const char index_rules[] =
 	"mqtt any -> any; name: empty-level; topics: /x\n"
 	"tcp any -> any; name: tcp\n"
 	"tcp any -> any; name: tcp-anomaly; anomaly: *\n"
-	"mqtt any -> any; name: mqtt-anomaly; anomaly: x\n"
+	"mqtt any -> any; name: mqtt-anomaly; anomaly: replay\n"
 	"mqtt any -> any; name: deep; topics: home/+/kitchen/set, home/garage/door\n"
 	"mqtt any -> any; name: level2; topics: home/garage/#\n";
 
@@ -1642,7 +1787,7 @@ static void test_files_and_check(void **state)
 	size_t ol, el;
 	FILE *fo = open_memstream(&out, &ol), *fe = open_memstream(&err, &el);
 	char *paths[] = { dir };
-	assert_int_equal(rules_check(NULL, 1, paths, true, fo, fe), 1);
+	assert_int_equal(rules_check(NULL, NULL, 1, paths, true, fo, fe), 1);
 	fclose(fo);
 	fclose(fe);
 	char want_out[2048], want_err[2048];
@@ -1668,7 +1813,7 @@ static void test_files_and_check(void **state)
 	char *gp[] = { good };
 	fo = open_memstream(&out, &ol);
 	fe = open_memstream(&err, &el);
-	assert_int_equal(rules_check(NULL, 1, gp, false, fo, fe), 0);
+	assert_int_equal(rules_check(NULL, NULL, 1, gp, false, fo, fe), 0);
 	fclose(fo);
 	fclose(fe);
 	snprintf(want_out, sizeof(want_out), "%s: 2 rules, 0 errors\n", good);
@@ -1721,6 +1866,8 @@ int main(void)
 		cmocka_unit_test(test_protocol_version),
 		cmocka_unit_test(test_payload_size_and_keepalive),
 		cmocka_unit_test(test_anomaly),
+		cmocka_unit_test(test_anomaly_registry),
+		cmocka_unit_test(test_classification),
 		cmocka_unit_test(test_tcp_flags),
 		cmocka_unit_test(test_bidir_and_target),
 		cmocka_unit_test(test_addresses),

@@ -25,6 +25,9 @@
 
 #define CAP_SNAPLEN 262144
 #define CAP_BUFFER (64 << 20)
+#define CAP_TIMEOUT_MS 100
+/* After SIGTERM: long enough for the kernel to hand over its last block. */
+#define CAP_DRAIN_S 0.5
 
 static volatile sig_atomic_t cap_stop;
 
@@ -99,9 +102,15 @@ static void cap_child(const struct tbr *r, int wfd, pid_t runner)
 	}
 	pcap_set_snaplen(p, CAP_SNAPLEN);
 	pcap_set_promisc(p, 1); /* a bridge passes others' frames up only when promiscuous */
-	pcap_set_immediate_mode(p, 1);
+	/*
+	 * Not immediate mode: there every packet takes a ring frame of the
+	 * snap length, and 64 MiB holds only 256 of them, which a flood
+	 * overflows whenever this process waits for a CPU on a loaded
+	 * machine. Without it the kernel packs packets into blocks
+	 * (TPACKET_V3), and the same buffer holds hundreds of thousands.
+	 */
 	pcap_set_buffer_size(p, CAP_BUFFER);
-	pcap_set_timeout(p, 100);
+	pcap_set_timeout(p, CAP_TIMEOUT_MS);
 	int rc = pcap_activate(p);
 	if (rc < 0) {
 		dprintf(wfd, "error pcap_activate %s: %s\n", r->cap_iface, pcap_geterr(p));
@@ -130,7 +139,7 @@ static void cap_child(const struct tbr *r, int wfd, pid_t runner)
 	while (!cap_stop) {
 		struct pollfd pf = { .fd = fd, .events = POLLIN };
 		if (fd >= 0)
-			poll(&pf, 1, 100);
+			poll(&pf, 1, CAP_TIMEOUT_MS);
 		else
 			usleep(10000);
 		if (pcap_dispatch(p, -1, cap_packet, (u_char *)&c) == PCAP_ERROR) {
@@ -139,9 +148,19 @@ static void cap_child(const struct tbr *r, int wfd, pid_t runner)
 			_exit(1);
 		}
 	}
-	/* What the kernel still holds. */
-	for (int i = 0; i < 1000 && pcap_dispatch(p, -1, cap_packet, (u_char *)&c) > 0; i++)
-		;
+	/*
+	 * What the kernel still holds: a partly filled block is handed over
+	 * when its timeout retires it, so keep reading for CAP_DRAIN_S.
+	 */
+	for (double end = tbr_mono() + CAP_DRAIN_S; tbr_mono() < end;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		if (fd >= 0)
+			poll(&pf, 1, CAP_TIMEOUT_MS);
+		else
+			usleep(CAP_TIMEOUT_MS * 1000);
+		if (pcap_dispatch(p, -1, cap_packet, (u_char *)&c) == PCAP_ERROR)
+			break;
+	}
 	struct pcap_stat st;
 	memset(&st, 0, sizeof(st));
 	pcap_stats(p, &st);

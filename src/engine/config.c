@@ -117,6 +117,9 @@ static const struct key keys[] = {
 	{ "outputs.sqlite.retention-days", K_U32, O(ids.store.retention_days) },
 	{ "outputs.sqlite.max-alerts", K_U64, O(ids.store.max_alerts) },
 	{ "outputs.sqlite.commit-ms", K_U32, O(ids.store.commit_ms) },
+	{ "outputs.sqlite.queue-max", K_U32, O(ids.store.queue_max) },
+	{ "outputs.sqlite.queue-memcap", K_U64, O(ids.store.queue_bytes) },
+	{ "outputs.sqlite.lock-wait", K_U32, O(ids.store.lock_wait_s) },
 };
 
 /* The keys whose default is a share of memory.budget (engine.h). */
@@ -247,6 +250,10 @@ static const struct {
 	{ "mqtt.buffer-memcap", 64 * 1024,
 	  "at least 64kb: below it every message that spans two segments is dropped" },
 	{ "detect.max-trackers", 1, "at least 1: with 0 no rule could count" },
+	{ "outputs.sqlite.queue-max", 1,
+	  "at least 1: with 0 a store that is busy for a moment loses alerts" },
+	{ "outputs.sqlite.queue-memcap", 64 * 1024,
+	  "at least 64kb: below it a store that is busy for a moment loses alerts" },
 };
 
 static int check_minimum(const char *key, const char *val, const char **why)

@@ -801,7 +801,7 @@ void engine_write_eve_stats(struct engine *e)
 	}
 	/* The outputs: what each sink wrote and what it failed to. */
 	static const char *const sinks[] = { "eve", "console", "store" };
-	struct out_counter oc[2 * sizeof(sinks) / sizeof(sinks[0])];
+	struct out_counter oc[2 * sizeof(sinks) / sizeof(sinks[0]) + 1];
 	static const char *const rec_names[] = { "eve_records", "console_records", "store_records" };
 	static const char *const err_names[] = { "eve_errors", "console_errors", "store_errors" };
 	uint32_t no = 0;
@@ -811,6 +811,9 @@ void engine_write_eve_stats(struct engine *e)
 			continue;
 		oc[no++] = (struct out_counter){ rec_names[i], st.records };
 		oc[no++] = (struct out_counter){ err_names[i], st.errors };
+		/* alerts waiting for a locked or failing store */
+		if (!strcmp(sinks[i], "store"))
+			oc[no++] = (struct out_counter){ "store_pending", st.pending };
 	}
 	groups[ng++] = (struct out_group){ "outputs", oc, no, NULL };
 	struct out_stats stats = { groups, ng };

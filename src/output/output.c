@@ -1,7 +1,9 @@
 /*
  * output.c - the sinks' registry and dispatch: each record goes to the
- * sinks that asked for its kind, in registry order (the EVE file first,
- * so an alert is on disk before anyone is told of it), and its EVE text
+ * sinks that asked for its kind, in registry order (the alert store
+ * first, which live commits each alert to, then the EVE file: an alert is
+ * on disk before anyone is told of it, and EVE never holds an alert the
+ * store lacks, even after kill -9), and its EVE text
  * is formatted at most once, on the first sink's request.
  */
 #include "output/output.h"
@@ -11,9 +13,9 @@
 
 /* Every sink, in the order each record reaches them. */
 static const struct out_sink_ops *const registry[] = {
+	&out_sink_store,
 	&out_sink_eve,
 	&out_sink_console,
-	&out_sink_store,
 };
 #define N_SINKS (sizeof(registry) / sizeof(registry[0]))
 

@@ -49,6 +49,7 @@ struct output_cfg {
 struct out_sink_stats {
 	uint64_t records;  /* records written */
 	uint64_t errors;   /* records or flushes that failed */
+	uint64_t pending;  /* records accepted, not written yet (the store) */
 };
 
 struct output;

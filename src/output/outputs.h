@@ -44,9 +44,16 @@ struct store;
 struct store_cfg {
 	uint32_t retention_days; /* 0: keep forever */
 	uint64_t max_alerts;     /* 0: no limit; oldest deleted first */
-	uint32_t commit_ms;      /* batch inserts for at most this long */
+	uint32_t commit_ms;      /* read: batch inserts this long; live: 0 */
 	unsigned file_mode;      /* of a new store file; 0: FILE_OUTPUT_MODE */
+	uint32_t queue_max;      /* alerts waiting for a locked/failing store */
+	uint64_t queue_bytes;    /* ... and their bytes */
+	uint32_t lock_wait_s;    /* at close: how long to wait for a lock */
 };
+
+#define STORE_QUEUE_MAX_DEFAULT 10000
+#define STORE_QUEUE_BYTES_DEFAULT (16ull * 1024 * 1024)
+#define STORE_LOCK_WAIT_DEFAULT_S 60
 
 void store_cfg_default(struct store_cfg *c);
 
@@ -55,8 +62,12 @@ struct store *store_open(const char *path, const struct store_cfg *cfg,
 			 char *err, size_t errsz);
 /*
  * Records an alert (or applies an update to it by uuid). eve is its EVE
- * line (without the newline). Batched: committed by store_flush or when
- * commit_ms passed. Returns 0, or -1 after printing why to stderr.
+ * line (without the newline). The alert is queued, and the queue is
+ * written in one transaction when commit_ms passed since its oldest put
+ * (0: at once), at 1000 alerts, or by store_flush. A write that fails (a
+ * lock held past 100 ms, a full disk) keeps the queue and is retried a
+ * second later. Returns 0, or -1 when the alert is lost (the queue is
+ * full), after printing why to stderr once.
  */
 int store_put(struct store *s, const struct alert *a, const char *eve,
 	      size_t eve_len, uint64_t now_us);
@@ -65,10 +76,18 @@ int store_put(struct store *s, const struct alert *a, const char *eve,
  * calls this from its clock tick, so a quiet period still commits).
  */
 int store_tick(struct store *s, uint64_t now_us);
-/* Commits what is pending and applies retention (at most once a minute of
- * now_us). */
+/* Writes what is queued (when no failure is waiting for its retry) and
+ * applies retention (at most once a minute of now_us). */
 int store_flush(struct store *s, uint64_t now_us);
-void store_close(struct store *s);
+/* Alerts committed, queued now, and lost (refused by the full queue). */
+void store_counts(const struct store *s, uint64_t *stored, uint64_t *pending,
+		  uint64_t *lost);
+/*
+ * Writes what is queued, waiting up to lock_wait_s for another process's
+ * lock, and closes. -1 when any alert was not stored: the count, the
+ * time range and the reason are printed to stderr.
+ */
+int store_close(struct store *s);
 
 /* `mqttids alerts list|show|ack|unack ...`; argv[0] is "alerts". Returns
  * the exit status: 0 ok, 1 error, 2 usage. */

@@ -14,16 +14,38 @@
 
 #define STORE_BATCH_ROWS 1000            /* commit at this many rows */
 #define STORE_RETENTION_EVERY_US 60000000ull /* retention once a minute */
-#define STORE_BUSY_MS 2000
+/* One attempt's wait on another process's lock: short, because live
+ * writes on the packet path; a failed attempt is retried later. */
+#define STORE_BUSY_MS 100
+#define STORE_RETRY_US 1000000ull        /* between attempts after a failure */
+#define STORE_CLOSE_PAUSE_US 200000u     /* between attempts when closing */
+#define STORE_OPEN_BUSY_MS 5000          /* a lock while opening the store */
 
 /* Kinds of error, each reported once per store. */
 enum store_err {
-	STORE_E_BEGIN,
-	STORE_E_INSERT,
-	STORE_E_UPDATE,
-	STORE_E_COMMIT,
 	STORE_E_RETENTION,
-	STORE_E_JSON,
+	STORE_E_LOST,
+};
+
+/*
+ * An alert waiting to be written: every column, owned, in one
+ * allocation. Alerts wait here from store_put until a transaction that
+ * holds them commits, so a locked or failing store loses nothing until
+ * the queue's cap.
+ */
+struct store_item {
+	struct store_item *next;
+	bool update;
+	bool has_addr;
+	uint8_t prio;
+	uint16_t src_port, dest_port;
+	uint32_t sid, rev;
+	uint64_t ts_us, total, flow_id;
+	const char *uuid, *dt, *fv, *classification, *src, *src_ip, *dest_ip;
+	const char *record, *eve;
+	size_t uuid_len, record_len, eve_len;
+	size_t bytes;
+	char data[];
 };
 
 struct store {
@@ -33,19 +55,38 @@ struct store {
 	sqlite3_stmt *ins, *upd;
 	struct jw rec;       /* the seed object of the alert being stored */
 	struct timefmt tf;
-	bool in_tx;
-	uint64_t tx_start_us;
-	uint32_t tx_rows;
+	/* the queue, oldest first */
+	struct store_item *head, *tail;
+	uint32_t n_queued;
+	size_t queued_bytes;
+	uint64_t batch_start_us; /* now_us of the oldest queued put */
+	/* failures: the first failure's time, the next attempt, why */
+	uint64_t failing_since_mono, retry_mono;
+	int fail_code;       /* SQLite primary code of the last failure; 0 */
+	char fail_msg[160];
+	/* what was lost (the queue full), for the final report */
+	uint64_t lost, lost_first_us, lost_last_us;
+	uint64_t stored;
 	bool retention_ran;
 	uint64_t retention_us; /* now_us of the last retention pass */
 	uint32_t reported;     /* bit per enum store_err */
 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 void store_cfg_default(struct store_cfg *c)
 {
 	c->retention_days = 90;
 	c->max_alerts = 1000000;
 	c->commit_ms = 200;
+	c->queue_max = STORE_QUEUE_MAX_DEFAULT;
+	c->queue_bytes = STORE_QUEUE_BYTES_DEFAULT;
+	c->lock_wait_s = STORE_LOCK_WAIT_DEFAULT_S;
 }
 
 static void store_report(struct store *s, enum store_err kind, const char *msg)
@@ -55,16 +96,6 @@ static void store_report(struct store *s, enum store_err kind, const char *msg)
 	s->reported |= 1u << kind;
 	fprintf(stderr, "mqttids: alert store %s: %s\n", s->path,
 		msg ? msg : sqlite3_errmsg(s->db));
-}
-
-static int store_exec(struct store *s, const char *sql, enum store_err kind)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
-		return 0;
-	store_report(s, kind, msg);
-	sqlite3_free(msg);
-	return -1;
 }
 
 /* err: "<what>: <sqlite message>". */
@@ -144,6 +175,32 @@ out:
 	return rc;
 }
 
+/*
+ * PRAGMA quick_check: a damaged page fails here, at start, rather than
+ * at the first alert. It reads the whole file once (about a second per
+ * GB). 0, or -1 with its first complaint in why.
+ */
+static int store_integrity(sqlite3 *db, char *why, size_t whysz)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		snprintf(why, whysz, "%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	int r = sqlite3_step(st);
+	const unsigned char *t = r == SQLITE_ROW ? sqlite3_column_text(st, 0)
+						 : NULL;
+	if (t && !strcmp((const char *)t, "ok"))
+		rc = 0;
+	else
+		snprintf(why, whysz, "%s", t ? (const char *)t
+					     : sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static const char sql_insert[] =
 	"INSERT OR IGNORE INTO alerts (uuid, ts_us, datetime, "
 	"first_violation, total_violation, priority, priority_name, "
@@ -163,10 +220,16 @@ struct store *store_open(const char *path, const struct store_cfg *cfg,
 		snprintf(err, errsz, "%s: out of memory", path);
 		goto fail;
 	}
-	if (cfg)
+	store_cfg_default(&s->cfg);
+	if (cfg) {
+		struct store_cfg d = s->cfg;
 		s->cfg = *cfg;
-	else
-		store_cfg_default(&s->cfg);
+		/* 0 (a caller's zeroed struct): the queue's defaults */
+		if (!s->cfg.queue_max)
+			s->cfg.queue_max = d.queue_max;
+		if (!s->cfg.queue_bytes)
+			s->cfg.queue_bytes = d.queue_bytes;
+	}
 	jw_init(&s->rec);
 	timefmt_init(&s->tf);
 
@@ -182,7 +245,12 @@ struct store *store_open(const char *path, const struct store_cfg *cfg,
 		store_err_fmt(s->db, err, errsz, "%s", path);
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	sqlite3_busy_timeout(s->db, STORE_OPEN_BUSY_MS);
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		snprintf(err, errsz, "%s: the alert store is read-only to this "
+			 "process: no alert could be stored", path);
+		goto fail;
+	}
 	sqlite3_stmt *st = NULL;
 	bool wal = false;
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st,
@@ -207,6 +275,13 @@ struct store *store_open(const char *path, const struct store_cfg *cfg,
 		snprintf(err, errsz, "%s: %s", path, why);
 		goto fail;
 	}
+	if (store_integrity(s->db, why, sizeof(why)) < 0) {
+		snprintf(err, errsz, "%s: the alert store is damaged (%s): "
+			 "move it aside, or recover it with sqlite3's .recover",
+			 path, why);
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	if (sqlite3_prepare_v2(s->db, sql_insert, -1, &s->ins, NULL) !=
 		    SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, sql_update, -1, &s->upd, NULL) !=
@@ -220,44 +295,6 @@ fail:
 	return NULL;
 }
 
-/* Commits the open batch. A COMMIT that fails but leaves the transaction
- * open (busy) is retried on the next call; one SQLite rolled back is lost
- * (and reported). */
-static int store_commit(struct store *s)
-{
-	if (!s->in_tx)
-		return 0;
-	int rc = store_exec(s, "COMMIT", STORE_E_COMMIT);
-	if (rc == 0 || sqlite3_get_autocommit(s->db)) {
-		s->in_tx = false;
-		s->tx_rows = 0;
-	}
-	return rc;
-}
-
-static int store_begin(struct store *s, uint64_t now_us)
-{
-	if (s->in_tx)
-		return 0;
-	if (store_exec(s, "BEGIN IMMEDIATE", STORE_E_BEGIN) < 0)
-		return -1;
-	s->in_tx = true;
-	s->tx_start_us = now_us;
-	s->tx_rows = 0;
-	return 0;
-}
-
-static bool store_batch_due(const struct store *s, uint64_t now_us)
-{
-	if (!s->in_tx)
-		return false;
-	if (s->tx_rows >= STORE_BATCH_ROWS)
-		return true;
-	/* Time going backwards (a new capture file) does not hold a batch. */
-	return now_us < s->tx_start_us ||
-	       now_us - s->tx_start_us >= (uint64_t)s->cfg.commit_ms * 1000u;
-}
-
 static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
@@ -266,74 +303,216 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
-static int store_step(struct store *s, sqlite3_stmt *st, enum store_err kind)
+/* One statement; SQLITE_DONE or the SQLite error code. */
+static int store_step(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		store_report(s, kind, NULL);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc;
 }
 
-static int store_insert(struct store *s, const struct alert *a,
-			const char *eve, size_t eve_len)
+static int item_insert(struct store *s, const struct store_item *it)
 {
 	sqlite3_stmt *st = s->ins;
-	char dt[48], fv[48];
-	size_t dn = timefmt_format_iso(&s->tf, a->ts_us, dt, sizeof(dt));
-	size_t fn = timefmt_format_iso(&s->tf, a->first_us ? a->first_us
-							    : a->ts_us,
-				       fv, sizeof(fv));
-	unsigned prio = a->priority > 4 ? 4 : a->priority;
-
-	sqlite3_bind_text(st, 1, a->uuid, (int)strnlen(a->uuid, 32),
+	sqlite3_bind_text(st, 1, it->uuid, (int)it->uuid_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)it->ts_us);
+	sqlite3_bind_text(st, 3, it->dt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, it->fv, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)it->total);
+	sqlite3_bind_int(st, 6, (int)it->prio);
+	sqlite3_bind_text(st, 7, alert_priority_name(it->prio), -1,
 			  SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)a->ts_us);
-	sqlite3_bind_text(st, 3, dt, (int)dn, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, fv, (int)fn, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)a->total);
-	sqlite3_bind_int(st, 6, (int)prio);
-	sqlite3_bind_text(st, 7, alert_priority_name(prio), -1, SQLITE_STATIC);
-	bind_text_or_null(st, 8, a->classification);
-	bind_text_or_null(st, 9, a->src);
-	sqlite3_bind_int64(st, 10, a->sid);
-	sqlite3_bind_int64(st, 11, a->rev);
-	if (a->src_ip) {
-		sqlite3_bind_text(st, 12, a->src_ip, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 13, a->src_port);
-		bind_text_or_null(st, 14, a->dest_ip);
-		sqlite3_bind_int(st, 15, a->dest_port);
+	bind_text_or_null(st, 8, it->classification);
+	bind_text_or_null(st, 9, it->src);
+	sqlite3_bind_int64(st, 10, it->sid);
+	sqlite3_bind_int64(st, 11, it->rev);
+	if (it->has_addr) {
+		sqlite3_bind_text(st, 12, it->src_ip, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 13, it->src_port);
+		bind_text_or_null(st, 14, it->dest_ip);
+		sqlite3_bind_int(st, 15, it->dest_port);
 	}
-	if (a->flow_id)
-		sqlite3_bind_int64(st, 16, (sqlite3_int64)a->flow_id);
-	sqlite3_bind_text(st, 17, s->rec.buf, (int)s->rec.len, SQLITE_STATIC);
-	sqlite3_bind_text(st, 18, eve, (int)eve_len, SQLITE_STATIC);
-	return store_step(s, st, STORE_E_INSERT);
+	if (it->flow_id)
+		sqlite3_bind_int64(st, 16, (sqlite3_int64)it->flow_id);
+	sqlite3_bind_text(st, 17, it->record, (int)it->record_len,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(st, 18, it->eve, (int)it->eve_len, SQLITE_STATIC);
+	return store_step(st);
 }
 
-static int store_update(struct store *s, const struct alert *a,
-			const char *eve, size_t eve_len)
+static int item_update(struct store *s, const struct store_item *it)
 {
 	sqlite3_stmt *st = s->upd;
-	char ts[48];
-	size_t tn = timefmt_format_iso(&s->tf, a->ts_us, ts, sizeof(ts));
-	sqlite3_bind_text(st, 1, a->uuid, (int)strnlen(a->uuid, 32),
+	sqlite3_bind_text(st, 1, it->uuid, (int)it->uuid_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)it->total);
+	sqlite3_bind_text(st, 3, it->record, (int)it->record_len,
 			  SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)a->total);
-	sqlite3_bind_text(st, 3, s->rec.buf, (int)s->rec.len, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, eve, (int)eve_len, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, ts, (int)tn, SQLITE_STATIC);
-	if (store_step(s, st, STORE_E_UPDATE) < 0)
-		return -1;
+	sqlite3_bind_text(st, 4, it->eve, (int)it->eve_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, it->dt, -1, SQLITE_STATIC);
+	int rc = store_step(st);
 	/*
 	 * The alert it updates is not here (the store was created or pruned
 	 * after it was raised): keep the update as the alert, so nothing
 	 * raised is missing from the store.
 	 */
-	if (sqlite3_changes(s->db) == 0)
-		return store_insert(s, a, eve, eve_len);
-	return 0;
+	if (rc == SQLITE_DONE && sqlite3_changes(s->db) == 0)
+		return item_insert(s, it);
+	return rc;
+}
+
+static void queue_free(struct store *s)
+{
+	while (s->head) {
+		struct store_item *next = s->head->next;
+		free(s->head);
+		s->head = next;
+	}
+	s->tail = NULL;
+	s->n_queued = 0;
+	s->queued_bytes = 0;
+}
+
+/* Whether code is another connection holding the database. */
+static bool store_busy_code(int code)
+{
+	return code == SQLITE_BUSY || code == SQLITE_LOCKED;
+}
+
+/*
+ * Writes the whole queue in one transaction. On success the queue is
+ * empty; on failure (a lock held past the busy timeout, a read-only or
+ * damaged file, a full disk) everything is rolled back and stays queued
+ * for the next attempt, which waits STORE_RETRY_US. 0 or -1.
+ */
+static int store_drain(struct store *s)
+{
+	if (!s->head)
+		return 0;
+	int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	const struct store_item *it = s->head;
+	for (; rc == SQLITE_OK && it; it = it->next) {
+		int r = it->update ? item_update(s, it) : item_insert(s, it);
+		if (r != SQLITE_DONE)
+			rc = r;
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc == SQLITE_OK) {
+		uint64_t n = s->n_queued;
+		s->stored += n;
+		queue_free(s);
+		if (s->fail_code)
+			fprintf(stderr, "mqttids: alert store %s: writing again "
+				"after %.1f s (%llu waiting alerts stored)\n",
+				s->path,
+				(double)(mono_us() - s->failing_since_mono) / 1e6,
+				(unsigned long long)n);
+		s->fail_code = 0;
+		return 0;
+	}
+	snprintf(s->fail_msg, sizeof(s->fail_msg), "%s", sqlite3_errmsg(s->db));
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	uint64_t now = mono_us();
+	if (!s->fail_code) {
+		s->failing_since_mono = now;
+		fprintf(stderr, "mqttids: alert store %s: cannot write (%s); "
+			"alerts wait in memory (at most %u) and are retried\n",
+			s->path, s->fail_msg, s->cfg.queue_max);
+	}
+	s->fail_code = rc & 0xff;
+	s->retry_mono = now + STORE_RETRY_US;
+	return -1;
+}
+
+/* Whether the queue should be written now: a batch is full or old, or
+ * (after a failure) the retry time came. */
+static bool store_due(const struct store *s, uint64_t now_us)
+{
+	if (!s->head)
+		return false;
+	if (s->fail_code)
+		return mono_us() >= s->retry_mono;
+	if (s->n_queued >= STORE_BATCH_ROWS)
+		return true;
+	/* Time going backwards (a new capture file) does not hold a batch. */
+	return now_us < s->batch_start_us ||
+	       now_us - s->batch_start_us >= (uint64_t)s->cfg.commit_ms * 1000u;
+}
+
+/* The queued copy of alert a (its seed record is in s->rec); NULL: OOM. */
+static struct store_item *item_new(struct store *s, const struct alert *a,
+				   const char *eve, size_t eve_len)
+{
+	char dt[48], fv[48];
+	size_t dn = timefmt_format_iso(&s->tf, a->ts_us, dt, sizeof(dt));
+	size_t fn = timefmt_format_iso(&s->tf, a->first_us ? a->first_us
+							    : a->ts_us,
+				       fv, sizeof(fv));
+	const char *strs[] = { a->uuid, dt, fv, a->classification, a->src,
+			       a->src_ip, a->dest_ip, s->rec.buf, eve };
+	size_t lens[] = { strnlen(a->uuid, 32), dn, fn,
+			  a->classification ? strlen(a->classification) : 0,
+			  a->src ? strlen(a->src) : 0,
+			  a->src_ip ? strlen(a->src_ip) : 0,
+			  a->dest_ip ? strlen(a->dest_ip) : 0, s->rec.len,
+			  eve_len };
+	enum { N_STRS = sizeof(lens) / sizeof(lens[0]) };
+	size_t bytes = sizeof(struct store_item);
+	for (unsigned i = 0; i < N_STRS; i++)
+		bytes += lens[i] + 1;
+	struct store_item *it = malloc(bytes);
+	if (!it)
+		return NULL;
+	memset(it, 0, sizeof(*it));
+	const char *out[N_STRS];
+	char *p = it->data;
+	for (unsigned i = 0; i < N_STRS; i++) {
+		if (!strs[i]) {
+			out[i] = NULL;
+			continue;
+		}
+		memcpy(p, strs[i], lens[i]);
+		p[lens[i]] = 0;
+		out[i] = p;
+		p += lens[i] + 1;
+	}
+	it->uuid = out[0];
+	it->uuid_len = lens[0];
+	it->dt = out[1];
+	it->fv = out[2];
+	it->classification = out[3];
+	it->src = out[4];
+	it->src_ip = out[5];
+	it->dest_ip = out[6];
+	it->record = out[7] ? out[7] : "";
+	it->record_len = lens[7];
+	it->eve = out[8] ? out[8] : "";
+	it->eve_len = lens[8];
+	it->update = a->update;
+	it->has_addr = a->src_ip != NULL;
+	it->prio = (uint8_t)(a->priority > 4 ? 4 : a->priority);
+	it->src_port = a->src_port;
+	it->dest_port = a->dest_port;
+	it->sid = a->sid;
+	it->rev = a->rev;
+	it->ts_us = a->ts_us;
+	it->total = a->total;
+	it->flow_id = a->flow_id;
+	it->bytes = bytes;
+	return it;
+}
+
+static void store_lose(struct store *s, const struct alert *a,
+		       const char *why)
+{
+	if (!s->lost || a->ts_us < s->lost_first_us)
+		s->lost_first_us = a->ts_us;
+	if (a->ts_us > s->lost_last_us)
+		s->lost_last_us = a->ts_us;
+	s->lost++;
+	store_report(s, STORE_E_LOST, why);
 }
 
 int store_put(struct store *s, const struct alert *a, const char *eve,
@@ -349,30 +528,39 @@ int store_put(struct store *s, const struct alert *a, const char *eve,
 		eve_len = 0;
 	eve_alert_seed(&s->rec, &s->tf, a);
 	if (s->rec.oom || s->rec.len > INT32_MAX) {
-		store_report(s, STORE_E_JSON, "out of memory");
+		store_lose(s, a, "out of memory formatting an alert: it is "
+			   "lost");
 		return -1;
 	}
-	if (store_begin(s, now_us) < 0)
+	struct store_item *it = item_new(s, a, eve ? eve : "", eve_len);
+	if (!it || s->n_queued >= s->cfg.queue_max ||
+	    s->queued_bytes + it->bytes > s->cfg.queue_bytes) {
+		free(it);
+		store_lose(s, a, it ? "the queue of alerts waiting for the "
+			   "store is full: new alerts are lost" :
+			   "out of memory queueing an alert: it is lost");
 		return -1;
-	int rc = a->update ? store_update(s, a, eve ? eve : "", eve_len)
-			   : store_insert(s, a, eve ? eve : "", eve_len);
-	s->tx_rows++;
-	if (rc < 0 && sqlite3_get_autocommit(s->db)) {
-		/* The error (disk full, I/O) rolled the batch back. */
-		s->in_tx = false;
-		s->tx_rows = 0;
 	}
-	if (store_batch_due(s, now_us) && store_commit(s) < 0)
-		rc = -1;
-	return rc;
+	if (!s->head)
+		s->batch_start_us = now_us;
+	if (s->tail)
+		s->tail->next = it;
+	else
+		s->head = it;
+	s->tail = it;
+	s->n_queued++;
+	s->queued_bytes += it->bytes;
+	if (store_due(s, now_us))
+		store_drain(s);
+	return 0;
 }
 
 int store_tick(struct store *s, uint64_t now_us)
 {
 	if (!s || !s->db)
 		return -1;
-	if (store_batch_due(s, now_us))
-		return store_commit(s);
+	if (store_due(s, now_us))
+		store_drain(s);
 	return 0;
 }
 
@@ -444,23 +632,65 @@ int store_flush(struct store *s, uint64_t now_us)
 {
 	if (!s || !s->db)
 		return -1;
-	int rc = store_commit(s);
-	if (s->in_tx) /* still busy: retention waits for the batch */
-		return rc;
-	if (store_retention(s, now_us) < 0)
-		rc = -1;
-	return rc;
+	if (s->head && (!s->fail_code || mono_us() >= s->retry_mono))
+		store_drain(s);
+	if (s->head) /* still failing: retention waits for the queue */
+		return 0;
+	return store_retention(s, now_us);
 }
 
-void store_close(struct store *s)
+void store_counts(const struct store *s, uint64_t *stored, uint64_t *pending,
+		  uint64_t *lost)
+{
+	*stored = s ? s->stored : 0;
+	*pending = s ? s->n_queued : 0;
+	*lost = s ? s->lost : 0;
+}
+
+/*
+ * The last attempts: a lock may still be released (up to lock_wait_s);
+ * a read-only, damaged or full store is tried once more. What is still
+ * queued then, and what the full queue refused, is named.
+ */
+int store_close(struct store *s)
 {
 	if (!s)
-		return;
+		return 0;
+	int rc = 0;
 	if (s->db) {
-		if (s->in_tx)
-			store_commit(s);
-		if (s->in_tx)
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		uint64_t end = mono_us() + (uint64_t)s->cfg.lock_wait_s * 1000000u;
+		bool said = false;
+		while (s->head && store_drain(s) < 0 &&
+		       store_busy_code(s->fail_code) && mono_us() < end) {
+			if (!said)
+				fprintf(stderr, "mqttids: alert store %s: "
+					"waiting up to %u s for the lock to "
+					"store %u alerts\n", s->path,
+					s->cfg.lock_wait_s, s->n_queued);
+			said = true;
+			struct timespec ts = { 0, STORE_CLOSE_PAUSE_US * 1000l };
+			nanosleep(&ts, NULL);
+		}
+		for (const struct store_item *it = s->head; it; it = it->next) {
+			if (!s->lost || it->ts_us < s->lost_first_us)
+				s->lost_first_us = it->ts_us;
+			if (it->ts_us > s->lost_last_us)
+				s->lost_last_us = it->ts_us;
+		}
+		uint64_t lost = s->lost + s->n_queued;
+		if (lost) {
+			char a[48], b[48];
+			timefmt_format_iso(&s->tf, s->lost_first_us, a, sizeof(a));
+			timefmt_format_iso(&s->tf, s->lost_last_us, b, sizeof(b));
+			fprintf(stderr, "mqttids: alert store %s: %llu alert%s NOT "
+				"stored, raised %s to %s (%llu stored): %s\n",
+				s->path, (unsigned long long)lost,
+				lost == 1 ? "" : "s", a, b,
+				(unsigned long long)s->stored,
+				s->n_queued ? s->fail_msg : "the queue was full");
+			rc = -1;
+		}
+		queue_free(s);
 		sqlite3_finalize(s->ins);
 		sqlite3_finalize(s->upd);
 		sqlite3_close(s->db);
@@ -468,6 +698,7 @@ void store_close(struct store *s)
 	jw_deinit(&s->rec);
 	free(s->path);
 	free(s);
+	return rc;
 }
 
 /* ---- the store sink ---- */
@@ -476,7 +707,6 @@ struct store_sink {
 	struct store *s;
 	bool live;
 	uint64_t last_alert_us;
-	struct out_sink_stats st;
 };
 
 static uint64_t wall_now_us(void)
@@ -499,6 +729,11 @@ static int store_sink_open(const struct output_cfg *cfg, void **self,
 	struct store_cfg sc = cfg->store;
 	if (!sc.file_mode)
 		sc.file_mode = cfg->file_mode;
+	/* Live: each alert is committed as it is raised, before the EVE
+	 * line and the console see it, so a crash or kill -9 cannot leave
+	 * EVE with an alert the store lacks. */
+	if (cfg->live)
+		sc.commit_ms = 0;
 	k->s = store_open(cfg->db_path, &sc, err, errsz);
 	if (!k->s) {
 		free(k);
@@ -520,12 +755,7 @@ static int store_sink_emit(void *self, struct output *o,
 	const char *eve = output_eve(o, &n);
 	uint64_t now = k->live ? wall_now_us() : r->alert->ts_us;
 	k->last_alert_us = r->alert->ts_us;
-	if (store_put(k->s, r->alert, eve, n, now) != 0) {
-		k->st.errors++;
-		return -1;
-	}
-	k->st.records++;
-	return 0;
+	return store_put(k->s, r->alert, eve, n, now);
 }
 
 /* Live: the clock tick commits the batch (now_us 0: capture idle, no tick). */
@@ -542,14 +772,17 @@ static int store_sink_close(void *self, uint64_t now_us)
 	struct store_sink *k = self;
 	(void)now_us;
 	int rc = store_flush(k->s, k->live ? wall_now_us() : k->last_alert_us);
-	store_close(k->s);
+	if (store_close(k->s) != 0)
+		rc = -1;
 	free(k);
 	return rc == 0 ? 0 : -1;
 }
 
+/* records: alerts committed; errors: alerts lost; pending: queued. */
 static void store_sink_stats(void *self, struct out_sink_stats *st)
 {
-	*st = ((struct store_sink *)self)->st;
+	struct store_sink *k = self;
+	store_counts(k->s, &st->records, &st->pending, &st->errors);
 }
 
 const struct out_sink_ops out_sink_store = {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mqtt/mqtt_session.h"
@@ -24,6 +25,7 @@
 
 #define STATE_VERSION 1
 #define STATE_MAX_BYTES (256u << 20) /* a state file larger than this is refused */
+#define STATE_PATH_MAX 4096          /* the damaged copy's name */
 
 /* The registry: every detector, in the order they see each message. */
 static const struct sensor_detector *const registry[] = {
@@ -331,6 +333,36 @@ const char *sensors_state_path(const struct sensors *s)
 
 #define STATE_FILE_MODE 0600
 
+/*
+ * A state file that cannot be used is moved aside, to PATH.damaged-TIME,
+ * before the run starts without it: the save at exit would otherwise
+ * replace what may be the only copy of months of learning. Says where
+ * it went (or why it could not be moved).
+ */
+static void state_set_aside(struct sensors *s, const char *path, const char *why)
+{
+	char aside[STATE_PATH_MAX];
+	time_t now = time(NULL);
+	struct tm tm;
+	char stamp[32] = "";
+	if (gmtime_r(&now, &tm))
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	int k = snprintf(aside, sizeof(aside), "%s.damaged-%s", path, stamp);
+	struct stat sb;
+	for (unsigned i = 1; k > 0 && (size_t)k < sizeof(aside) && i < 100 &&
+			     lstat(aside, &sb) == 0; i++)
+		k = snprintf(aside, sizeof(aside), "%s.damaged-%s-%u", path, stamp, i);
+	if (k > 0 && (size_t)k < sizeof(aside) && lstat(aside, &sb) != 0 &&
+	    rename(path, aside) == 0) {
+		fprintf(s->env.log, "mqttids: state %s: %s; kept as %s, starting without it\n",
+			path, why, aside);
+		return;
+	}
+	fprintf(s->env.log, "mqttids: state %s: %s; starting without it, and it could not be "
+		"set aside (%s): the save at exit replaces it\n", path, why,
+		k > 0 && (size_t)k < sizeof(aside) ? strerror(errno) : "path too long");
+}
+
 int sensors_load_state(struct sensors *s, const char *path)
 {
 	size_t len = 0;
@@ -339,22 +371,23 @@ int sensors_load_state(struct sensors *s, const char *path)
 	if (!buf) {
 		if (errno == ENOENT)
 			return 0; /* first run: nothing learned yet */
-		fprintf(s->env.log, "mqttids: state %s: %s; starting without it\n", path,
-			strerror(errno));
+		state_set_aside(s, path, errno == EFBIG ? "larger than the state limit"
+							: strerror(errno));
 		return -1;
 	}
 	cJSON *root = cJSON_ParseWithLength(buf, len);
 	free(buf);
 	if (!cJSON_IsObject(root)) {
-		fprintf(s->env.log, "mqttids: state %s: not a JSON object (damaged?); starting without it\n",
-			path);
+		state_set_aside(s, path, "not a JSON object (damaged?)");
 		cJSON_Delete(root);
 		return -1;
 	}
 	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
 	if (!cJSON_IsNumber(ver) || ver->valuedouble != STATE_VERSION) {
-		fprintf(s->env.log, "mqttids: state %s: version %s not understood (this is %d); starting without it\n",
-			path, cJSON_IsNumber(ver) ? "other" : "missing", STATE_VERSION);
+		char why[96];
+		snprintf(why, sizeof(why), "version %s not understood (this is %d)",
+			 cJSON_IsNumber(ver) ? "other" : "missing", STATE_VERSION);
+		state_set_aside(s, path, why);
 		cJSON_Delete(root);
 		return -1;
 	}

@@ -6,7 +6,8 @@
 #  2. EVE, the alert store and its journal are created 0640 by default, and with
 #     outputs.file-mode when set; an existing file keeps its mode;
 #  3. an ACL file or a known-devices file that others can write is read with a warning
-#     naming the file and the fix.
+#     naming the file and the fix;
+#  4. a damaged state file is kept beside it (STATE.damaged-TIME), not overwritten.
 # usage: file_safety.sh MQTTIDS   (reads ../shared nothing; uses tests/pcap/sensors)
 set -euo pipefail
 MQTTIDS=$1
@@ -73,3 +74,15 @@ chmod 0644 "$W/acl" "$W/known.json"
 	--set "detectors.inventory.file=$W/known.json" "$PCAP" 2>"$W/read5.err"
 grep -q "warning:" "$W/read5.err" && { cat "$W/read5.err"; fail "a warning about safe files"; }
 echo "ok   trusted files: world- and group-writable ones are named with the fix; safe ones are quiet"
+
+# 4. A damaged state file is set aside, not overwritten by the save at exit.
+printf '{"version": 1, "telemetry": {"series": [' > "$W/bad-state.json"
+"$MQTTIDS" read -r "$ROOT/rules" --no-console --state "$W/bad-state.json" "$PCAP" 2>"$W/read6.err" \
+	|| { cat "$W/read6.err"; fail "read with a damaged state file failed"; }
+aside=$(ls "$W"/bad-state.json.damaged-* 2>/dev/null | head -1)
+[[ -n $aside ]] || { cat "$W/read6.err"; fail "the damaged state file was not kept"; }
+[[ $(cat "$aside") == '{"version": 1, "telemetry": {"series": [' ]] || fail "the kept copy differs from the damaged file"
+grep -qF "state $W/bad-state.json: not a JSON object (damaged?); kept as $aside, starting without it" "$W/read6.err" \
+	|| { cat "$W/read6.err"; fail "no message naming the kept copy"; }
+/usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$W/bad-state.json" || fail "no new state written"
+echo "ok   damaged state file: kept as $(basename "$aside"), a new one written"

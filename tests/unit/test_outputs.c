@@ -912,58 +912,169 @@ static void test_store_open_errors(void **state)
  * A store that cannot write (another connection holds the write lock past
  * the busy timeout) loses those alerts, says so once, and recovers.
  */
-static void test_store_busy_reports_once(void **state)
+/* Runs f with stderr captured into *text (at most cap bytes). */
+#define CAPTURE_STDERR(text, cap, stmt)                                     \
+	do {                                                                \
+		const char *ep_ = tpath("stderr.txt");                      \
+		fflush(stderr);                                             \
+		int saved_ = dup(2);                                        \
+		FILE *cf_ = fopen(ep_, "w");                                \
+		assert_non_null(cf_);                                       \
+		dup2(fileno(cf_), 2);                                       \
+		stmt;                                                       \
+		fflush(stderr);                                             \
+		dup2(saved_, 2);                                            \
+		close(saved_);                                              \
+		fclose(cf_);                                                \
+		FILE *rf_ = fopen(ep_, "r");                                \
+		assert_non_null(rf_);                                       \
+		size_t n_ = fread(text, 1, (cap) - 1, rf_);                 \
+		fclose(rf_);                                                \
+		text[n_] = 0;                                               \
+	} while (0)
+
+/* Another connection holding the store's write lock. */
+static sqlite3 *hold_lock(const char *path)
 {
-	(void)state;
-	const char *path = tpath("busy.db");
-	const char *errpath = tpath("stderr.txt");
-	char err[256];
-	struct store_cfg cfg = {.retention_days = 0, .max_alerts = 0,
-				.commit_ms = 0};
-	struct store *s = store_open(path, &cfg, err, sizeof(err));
-	assert_non_null(s);
 	sqlite3 *lock;
 	assert_int_equal(sqlite3_open(path, &lock), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 			 SQLITE_OK);
+	return lock;
+}
 
-	fflush(stderr);
-	int saved = dup(2);
-	FILE *cap = fopen(errpath, "w");
-	assert_non_null(cap);
-	dup2(fileno(cap), 2);
-	struct alert a = nth_alert(0, TS_RAISED);
-	int r1 = store_put(s, &a, "{}", 2, TS_RAISED);
-	a = nth_alert(1, TS_RAISED);
-	int r2 = store_put(s, &a, "{}", 2, TS_RAISED);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	fclose(cap);
-	assert_int_equal(r1, -1);
-	assert_int_equal(r2, -1);
-
+static void release_lock(sqlite3 *lock)
+{
 	sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close(lock);
-	a = nth_alert(2, TS_RAISED);
-	assert_int_equal(store_put(s, &a, "{}", 2, TS_RAISED), 0);
-	assert_int_equal(store_flush(s, TS_RAISED), 0);
-	store_close(s);
+}
 
-	FILE *fp = fopen(errpath, "r");
-	assert_non_null(fp);
-	char text[1024];
-	size_t n = fread(text, 1, sizeof(text) - 1, fp);
-	fclose(fp);
-	text[n] = 0;
-	assert_int_equal(count_lines(text), 1);
-	assert_true(!strncmp(text, "mqttids: alert store ", 21));
-	assert_contains(text, "busy.db: ");
-	assert_contains(text, "locked");
-
+static void assert_stored(const char *path, long long n)
+{
 	sqlite3 *db = peek_open(path);
-	assert_int_equal(peek_int(db, "SELECT count(*) FROM alerts"), 1);
+	assert_int_equal(peek_int(db, "SELECT count(*) FROM alerts"), n);
 	sqlite3_close(db);
+}
+
+/*
+ * Another process holds the store's write lock: alerts wait in the queue
+ * (store_put still succeeds), the failure is reported once, and once the
+ * lock is gone they are all written.
+ */
+static void test_store_busy_queues(void **state)
+{
+	(void)state;
+	const char *path = tpath("busy.db");
+	char err[256], text[2048];
+	struct store_cfg cfg = {.retention_days = 0, .max_alerts = 0,
+				.commit_ms = 0, .lock_wait_s = 0};
+	struct store *s = store_open(path, &cfg, err, sizeof(err));
+	assert_non_null(s);
+	sqlite3 *lock = hold_lock(path);
+	int r[3];
+	CAPTURE_STDERR(text, sizeof(text), {
+		for (int i = 0; i < 3; i++) {
+			struct alert a = nth_alert(i, TS_RAISED);
+			r[i] = store_put(s, &a, "{}", 2, TS_RAISED);
+		}
+		assert_int_equal(store_flush(s, TS_RAISED), 0);
+	});
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(r[i], 0);
+	assert_int_equal(count_lines(text), 1);
+	assert_contains(text, "busy.db: cannot write (database is locked); "
+			      "alerts wait in memory");
+	uint64_t stored, pending, lost;
+	store_counts(s, &stored, &pending, &lost);
+	assert_int_equal(stored, 0);
+	assert_int_equal(pending, 3);
+	assert_int_equal(lost, 0);
+
+	release_lock(lock);
+	int rc;
+	CAPTURE_STDERR(text, sizeof(text), rc = store_close(s));
+	assert_int_equal(rc, 0);
+	assert_contains(text, "busy.db: writing again after ");
+	assert_contains(text, "(3 waiting alerts stored)");
+	assert_stored(path, 3);
+}
+
+/*
+ * A lock held past lock_wait_s at close, and a full queue: every alert
+ * not stored is counted and named, and store_close fails.
+ */
+static void test_store_lost_named(void **state)
+{
+	(void)state;
+	const char *path = tpath("lost.db");
+	char err[256], text[2048];
+	struct store_cfg cfg = {.commit_ms = 0, .queue_max = 2,
+				.lock_wait_s = 1};
+	struct store *s = store_open(path, &cfg, err, sizeof(err));
+	assert_non_null(s);
+	sqlite3 *lock = hold_lock(path);
+	int r[3], rc;
+	CAPTURE_STDERR(text, sizeof(text), {
+		for (int i = 0; i < 3; i++) {
+			struct alert a = nth_alert(i, TS_RAISED + (uint64_t)i * 1000000);
+			r[i] = store_put(s, &a, "{}", 2, TS_RAISED);
+		}
+		rc = store_close(s);
+	});
+	assert_int_equal(r[0], 0);
+	assert_int_equal(r[1], 0);
+	assert_int_equal(r[2], -1); /* the queue holds 2 */
+	assert_int_equal(rc, -1);
+	assert_contains(text, "lost.db: the queue of alerts waiting for the "
+			      "store is full: new alerts are lost");
+	assert_contains(text, "waiting up to 1 s for the lock to store 2 "
+			      "alerts");
+	assert_contains(text, "lost.db: 3 alerts NOT stored, raised "
+			      "2022-09-05T");
+	assert_contains(text, "(0 stored): database is locked");
+	release_lock(lock);
+	assert_stored(path, 0);
+}
+
+/* A store that is read-only to the process, or damaged, fails at open. */
+static void test_store_refused_at_open(void **state)
+{
+	(void)state;
+	const char *path = tpath("ro.db");
+	char err[512];
+	struct store *s = store_open(path, NULL, err, sizeof(err));
+	assert_non_null(s);
+	struct alert a = nth_alert(0, TS_RAISED);
+	put(s, &a, TS_RAISED);
+	assert_int_equal(store_close(s), 0);
+
+	/* read-only: opened through SQLite's read-only URI parameter, as a
+	 * file the process may not write is opened */
+	char uri[600];
+	snprintf(uri, sizeof(uri), "file:%s?mode=ro", path);
+	s = store_open(uri, NULL, err, sizeof(err));
+	assert_null(s);
+	assert_contains(err, "the alert store is read-only to this process");
+
+	/* damaged: a page of the table overwritten */
+	s = store_open(path, NULL, err, sizeof(err));
+	assert_non_null(s);
+	for (int i = 1; i < 200; i++) {
+		a = nth_alert(i, TS_RAISED + (uint64_t)i);
+		put(s, &a, TS_RAISED);
+	}
+	assert_int_equal(store_close(s), 0);
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	char junk[4096];
+	memset(junk, 0x5a, sizeof(junk));
+	assert_int_equal(fseek(f, 4096 * 3, SEEK_SET), 0);
+	assert_int_equal(fwrite(junk, 1, sizeof(junk), f), sizeof(junk));
+	fclose(f);
+	s = store_open(path, NULL, err, sizeof(err));
+	assert_null(s);
+	assert_contains(err, "the alert store is damaged (");
+	assert_contains(err, "recover it with sqlite3's .recover");
 }
 
 /* ---- `mqttids alerts` ---- */
@@ -1320,7 +1431,11 @@ int main(void)
 						setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_store_open_errors,
 						setup_tmpdir, teardown_tmpdir),
-		cmocka_unit_test_setup_teardown(test_store_busy_reports_once,
+		cmocka_unit_test_setup_teardown(test_store_busy_queues,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_store_lost_named,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_store_refused_at_open,
 						setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_cli_list, setup_tmpdir,
 						teardown_tmpdir),

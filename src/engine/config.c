@@ -81,6 +81,7 @@ static const struct key keys[] = {
 	{ "mqtt.max-properties", K_U32, O(mqtt.max_props) },
 	{ "mqtt.max-topics", K_U32, O(mqtt.max_topics) },
 	{ "mqtt.session-string-limit", K_SIZE32, O(mqtt.session_str_max) },
+	{ "mqtt.client-id-limit", K_U32, O(mqtt.client_id_limit) },
 	{ "mqtt.resync-limit", K_SIZE32, O(mqtt.resync_max) },
 	{ "mqtt.probe-other-ports", K_BOOL, O(probe_other_ports) },
 	{ "flow.max-flows", K_U32, O(flow.max_flows) },

@@ -56,6 +56,7 @@ void mqtt_cfg_default(struct mqtt_cfg *c)
 	c->session_str_max = 256;
 	c->buf_memcap = 16u * 1024 * 1024;
 	c->resync_max = 64 * 1024;
+	c->client_id_limit = MQTT_CLIENT_ID_LIMIT_DEFAULT;
 }
 
 int mqtt_ctx_init(struct mqtt_ctx *c, const struct mqtt_cfg *cfg)
@@ -528,6 +529,62 @@ static void session_rec_set(struct mqtt_ctx *c, struct mqtt_session_rec *r,
 }
 
 /*
+ * A CONNECT's client id that a device does not send but a fuzzer (MQTTSA
+ * and the like) does: one beginning with '$' (the broker's reserved
+ * prefix), one longer than mqtt.client-id-limit (MQTT 3.1: 23 bytes),
+ * one holding C0 or C1 control characters (U+0000 is already
+ * utf8_null_character), and an empty one where the version forbids it
+ * (3.1 always; 3.1.1 without clean session, which the broker must refuse).
+ */
+static void check_client_id(struct mqtt_ctx *c, const struct mqtt_state *st,
+			    bool toclient, const struct mqtt_msg *m,
+			    const struct mqtt_sink *sink)
+{
+	const uint8_t *id = m->client_id.p;
+	size_t n = m->client_id.len;
+	char d[128];
+	if (n == 0) {
+		if (m->version == 3)
+			emit_anomaly(c, st, toclient, "client_id_empty",
+				     "empty client id: MQTT 3.1 requires 1 to 23 "
+				     "characters", sink);
+		else if (m->version == 4 && !(m->connect_flags & MQTT_CONNECT_CLEAN))
+			emit_anomaly(c, st, toclient, "client_id_empty",
+				     "empty client id without clean session: "
+				     "MQTT 3.1.1 §3.1.3.1 has the server refuse it",
+				     sink);
+		return;
+	}
+	if (id[0] == '$')
+		emit_anomaly(c, st, toclient, "client_id_dollar",
+			     "client id begins with '$', the broker's "
+			     "reserved prefix", sink);
+	uint32_t limit = c->cfg.client_id_limit;
+	if (m->version == 3 && (limit == 0 || limit > MQTT_V31_CLIENT_ID_MAX))
+		limit = MQTT_V31_CLIENT_ID_MAX;
+	if (limit && n > limit) {
+		snprintf(d, sizeof(d), "client id of %zu bytes, over the limit "
+			 "of %u%s", n, limit, m->version == 3 ?
+			 " (MQTT 3.1)" : " (mqtt.client-id-limit)");
+		emit_anomaly(c, st, toclient, "client_id_too_long", d, sink);
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned cp = id[i];
+		bool c1 = cp == 0xc2 && i + 1 < n && id[i + 1] >= 0x80 &&
+			  id[i + 1] <= 0x9f;
+		if (c1)
+			cp = id[i + 1];
+		if ((cp > 0 && cp < 0x20) || cp == 0x7f || c1) {
+			snprintf(d, sizeof(d), "client id holds control "
+				 "character U+%04X at byte %zu", cp, i);
+			emit_anomaly(c, st, toclient, "client_id_nonprintable",
+				     d, sink);
+			break;
+		}
+	}
+}
+
+/*
  * Applies one decoded message, from frame[0..fn), to the session and
  * transaction state.
  */
@@ -544,6 +601,7 @@ static void session_handle(struct mqtt_ctx *c, struct mqtt_state *st,
 		if (st->connect_seen || st->connected)
 			emit_anomaly(c, st, toclient, "double_connect",
 				     "second CONNECT on one connection", sink);
+		check_client_id(c, st, toclient, m, sink);
 		st->connect_seen = true;
 		st->version = m->version;
 		st->version_inferred = false;

@@ -20,6 +20,7 @@ struct mqtt_cfg {
 	uint32_t max_topics;      /* topics kept per (UN)SUBSCRIBE */
 	uint32_t session_str_max; /* bytes kept of client id, username, will topic */
 	uint32_t resync_max;      /* bytes scanned for a message boundary */
+	uint32_t client_id_limit; /* longer CONNECT client ids: client_id_too_long; 0: off */
 	/* bytes of all buffers of messages that span segments; over it a
 	 * message is dropped (buffer_memcap_reached) */
 	size_t buf_memcap;

@@ -61,6 +61,15 @@ struct mqtt_topic {
 	uint8_t opts; /* requested QoS and v5 subscription options */
 };
 
+/* CONNECT flags: clean session (3.1/3.1.1) or clean start (5.0). */
+#define MQTT_CONNECT_CLEAN 0x02
+/* MQTT 3.1 allows client ids of 1 to 23 characters. */
+#define MQTT_V31_CLIENT_ID_MAX 23
+/* mqtt.client-id-limit: longer ids raise client_id_too_long. 128 bytes:
+ * AWS IoT's and Azure IoT Hub's own limit; ESP32 MAC-based ids, UUIDs and
+ * Zigbee2MQTT's ids are far shorter. */
+#define MQTT_CLIENT_ID_LIMIT_DEFAULT 128
+
 /* Per-message protocol findings that do not stop decoding (GUIDE §3). */
 enum mqtt_anom {
 	MQTT_ANOM_RESERVED_FLAGS = 1u << 0,     /* fixed-header flags */

@@ -541,6 +541,88 @@ static void test_double_connect(void **state)
 	sess_deinit(&s);
 }
 
+/* Odd CONNECT client ids, as fuzzers (MQTTSA) send them. */
+static void one_connect(const struct mqtt_cfg *cfg, struct connect_spec c,
+			const char *want, const char *lacks)
+{
+	struct sess s;
+	sess_init(&s, cfg, false);
+	FEED(&s, TOSERVER, mqtt_build_connect(out, &c));
+	if (want)
+		assert_has(&s, want);
+	if (lacks)
+		assert_lacks(&s, lacks);
+	sess_deinit(&s);
+}
+
+static void test_client_id_anomalies(void **state)
+{
+	(void)state;
+	one_connect(NULL, (struct connect_spec){ .version = 4, .clean = true,
+						  .client_id = "$" },
+		    "anomaly toserver proto_parser client_id_dollar (client id "
+		    "begins with '$', the broker's reserved prefix)", NULL);
+	one_connect(NULL, (struct connect_spec){ .version = 5, .client_id = "$topic" },
+		    "client_id_dollar", NULL);
+	/* empty: 3.1 always, 3.1.1 without clean session, never 5.0 */
+	one_connect(NULL, (struct connect_spec){ .version = 3, .clean = true },
+		    "client_id_empty (empty client id: MQTT 3.1 requires 1 to "
+		    "23 characters)", NULL);
+	one_connect(NULL, (struct connect_spec){ .version = 4, .clean = false },
+		    "client_id_empty (empty client id without clean session",
+		    NULL);
+	one_connect(NULL, (struct connect_spec){ .version = 4, .clean = true },
+		    NULL, "client_id");
+	one_connect(NULL, (struct connect_spec){ .version = 5, .clean = false },
+		    NULL, "client_id");
+	/* long: over mqtt.client-id-limit, and over 23 in 3.1 */
+	char id[300];
+	memset(id, 'a', sizeof(id) - 1);
+	id[sizeof(id) - 1] = 0;
+	one_connect(NULL, (struct connect_spec){ .version = 4, .clean = true,
+						  .client_id = id },
+		    "client_id_too_long (client id of 299 bytes, over the limit "
+		    "of 128 (mqtt.client-id-limit))", NULL);
+	id[128] = 0;
+	one_connect(NULL, (struct connect_spec){ .version = 4, .clean = true,
+						  .client_id = id },
+		    NULL, "client_id");
+	id[24] = 0;
+	one_connect(NULL, (struct connect_spec){ .version = 3, .client_id = id },
+		    "client_id_too_long (client id of 24 bytes, over the limit "
+		    "of 23 (MQTT 3.1))", NULL);
+	struct mqtt_cfg cfg;
+	mqtt_cfg_default(&cfg);
+	cfg.client_id_limit = 0; /* off */
+	id[24] = 'a';
+	one_connect(&cfg, (struct connect_spec){ .version = 4, .clean = true,
+						  .client_id = id },
+		    NULL, "client_id");
+	cfg.client_id_limit = 10;
+	one_connect(&cfg, (struct connect_spec){ .version = 4, .clean = true,
+						  .client_id = "abcdefghijk" },
+		    "client_id_too_long (client id of 11 bytes, over the limit "
+		    "of 10 (mqtt.client-id-limit))", NULL);
+	/* control characters: C0, DEL, C1 (U+0085 as UTF-8 C2 85) */
+	one_connect(NULL, (struct connect_spec){ .version = 4, .clean = true,
+						  .client_id = "dev\x01" "ce" },
+		    "client_id_nonprintable (client id holds control character "
+		    "U+0001 at byte 3)", NULL);
+	one_connect(NULL, (struct connect_spec){ .version = 4, .clean = true,
+						  .client_id = "x\x7f" },
+		    "U+007F at byte 1", NULL);
+	one_connect(NULL, (struct connect_spec){ .version = 5,
+						  .client_id = "ab\xc2\x85" },
+		    "U+0085 at byte 2", NULL);
+	/* ordinary device ids raise nothing */
+	one_connect(NULL, (struct connect_spec){ .version = 4, .clean = true,
+						  .client_id = "ESP32-a4cf12b3c8d0" },
+		    NULL, "client_id");
+	one_connect(NULL, (struct connect_spec){ .version = 5,
+						  .client_id = "zigbee2mqtt_\xc3\xa9t\xc3\xa9" },
+		    NULL, "client_id");
+}
+
 /* Every anomaly bit of a message becomes one anomaly record, in bit order. */
 static void test_message_anomalies_emitted(void **state)
 {
@@ -1133,6 +1215,7 @@ int main(void)
 		cmocka_unit_test(test_pending_at_timeout),
 		cmocka_unit_test(test_unintroduced_once_per_direction),
 		cmocka_unit_test(test_double_connect),
+		cmocka_unit_test(test_client_id_anomalies),
 		cmocka_unit_test(test_message_anomalies_emitted),
 		cmocka_unit_test(test_many_messages_one_feed),
 		cmocka_unit_test(test_message_split_across_many_feeds),

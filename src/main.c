@@ -774,7 +774,7 @@ static int inventory_cmd(int argc, char **argv)
 		goto out;
 	if (!state)
 		state = sensors_state_path(sn);
-	if (state && sensors_load_state(sn, state) != 0)
+	if (state && sensors_peek_state(sn, state) != 0)
 		fprintf(stderr, "mqttids: listing without the state file\n");
 	void *inv = sensors_state(sn, "inventory");
 	if (!inv) {

@@ -559,13 +559,15 @@ static void check_client_id(struct mqtt_ctx *c, const struct mqtt_state *st,
 		emit_anomaly(c, st, toclient, "client_id_dollar",
 			     "client id begins with '$', the broker's "
 			     "reserved prefix", sink);
+	/* 0 turns the check off; MQTT 3.1's own 23 applies below a larger limit */
 	uint32_t limit = c->cfg.client_id_limit;
-	if (m->version == 3 && (limit == 0 || limit > MQTT_V31_CLIENT_ID_MAX))
+	bool v31 = m->version == 3 && limit > MQTT_V31_CLIENT_ID_MAX;
+	if (v31)
 		limit = MQTT_V31_CLIENT_ID_MAX;
 	if (limit && n > limit) {
 		snprintf(d, sizeof(d), "client id of %zu bytes, over the limit "
-			 "of %u%s", n, limit, m->version == 3 ?
-			 " (MQTT 3.1)" : " (mqtt.client-id-limit)");
+			 "of %u%s", n, limit, v31 ? " (MQTT 3.1)"
+						  : " (mqtt.client-id-limit)");
 		emit_anomaly(c, st, toclient, "client_id_too_long", d, sink);
 	}
 	for (size_t i = 0; i < n; i++) {

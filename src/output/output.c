@@ -3,7 +3,8 @@
  * sinks that asked for its kind, in registry order (the alert store
  * first, which live commits each alert to, then the EVE file: an alert is
  * on disk before anyone is told of it, and EVE never holds an alert the
- * store lacks, even after kill -9), and its EVE text
+ * store lacks, even after kill -9, unless the store is locked and the
+ * alert waits in its queue), and its EVE text
  * is formatted at most once, on the first sink's request.
  */
 #include "output/output.h"

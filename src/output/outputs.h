@@ -49,6 +49,7 @@ struct store_cfg {
 	uint32_t queue_max;      /* alerts waiting for a locked/failing store */
 	uint64_t queue_bytes;    /* ... and their bytes */
 	uint32_t lock_wait_s;    /* at close: how long to wait for a lock */
+	bool live;               /* short lock waits: writes are on the packet path */
 };
 
 #define STORE_QUEUE_MAX_DEFAULT 10000
@@ -65,8 +66,8 @@ struct store *store_open(const char *path, const struct store_cfg *cfg,
  * line (without the newline). The alert is queued, and the queue is
  * written in one transaction when commit_ms passed since its oldest put
  * (0: at once), at 1000 alerts, or by store_flush. A write that fails (a
- * lock held past 100 ms, a full disk) keeps the queue and is retried a
- * second later. Returns 0, or -1 when the alert is lost (the queue is
+ * lock held past 100 ms live or 5 s offline, a full disk) keeps the queue
+ * and is retried a second later. Returns 0, or -1 when the alert is lost (the queue is
  * full), after printing why to stderr once.
  */
 int store_put(struct store *s, const struct alert *a, const char *eve,

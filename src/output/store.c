@@ -14,9 +14,12 @@
 
 #define STORE_BATCH_ROWS 1000            /* commit at this many rows */
 #define STORE_RETENTION_EVERY_US 60000000ull /* retention once a minute */
-/* One attempt's wait on another process's lock: short, because live
- * writes on the packet path; a failed attempt is retried later. */
+/* One attempt's wait on another process's lock: short live, because live
+ * writes on the packet path; long enough offline for another writer's
+ * transaction (an acknowledgement, a daemon's retention pass) to end. A
+ * failed attempt is retried later. */
 #define STORE_BUSY_MS 100
+#define STORE_READ_BUSY_MS 5000
 #define STORE_RETRY_US 1000000ull        /* between attempts after a failure */
 #define STORE_CLOSE_PAUSE_US 200000u     /* between attempts when closing */
 #define STORE_OPEN_BUSY_MS 5000          /* a lock while opening the store */
@@ -281,7 +284,7 @@ struct store *store_open(const char *path, const struct store_cfg *cfg,
 			 path, why);
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	sqlite3_busy_timeout(s->db, s->cfg.live ? STORE_BUSY_MS : STORE_READ_BUSY_MS);
 	if (sqlite3_prepare_v2(s->db, sql_insert, -1, &s->ins, NULL) !=
 		    SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, sql_update, -1, &s->upd, NULL) !=
@@ -660,6 +663,8 @@ int store_close(struct store *s)
 	if (s->db) {
 		uint64_t end = mono_us() + (uint64_t)s->cfg.lock_wait_s * 1000000u;
 		bool said = false;
+		/* short attempts, so that lock_wait_s bounds the wait */
+		sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 		while (s->head && store_drain(s) < 0 &&
 		       store_busy_code(s->fail_code) && mono_us() < end) {
 			if (!said)
@@ -671,23 +676,32 @@ int store_close(struct store *s)
 			struct timespec ts = { 0, STORE_CLOSE_PAUSE_US * 1000l };
 			nanosleep(&ts, NULL);
 		}
+		bool any = s->lost > 0;
 		for (const struct store_item *it = s->head; it; it = it->next) {
-			if (!s->lost || it->ts_us < s->lost_first_us)
+			if (!any || it->ts_us < s->lost_first_us)
 				s->lost_first_us = it->ts_us;
-			if (it->ts_us > s->lost_last_us)
+			if (!any || it->ts_us > s->lost_last_us)
 				s->lost_last_us = it->ts_us;
+			any = true;
 		}
 		uint64_t lost = s->lost + s->n_queued;
 		if (lost) {
-			char a[48], b[48];
+			char a[48], b[48], why[256];
 			timefmt_format_iso(&s->tf, s->lost_first_us, a, sizeof(a));
 			timefmt_format_iso(&s->tf, s->lost_last_us, b, sizeof(b));
+			if (s->n_queued && s->lost)
+				snprintf(why, sizeof(why), "%s; %llu refused earlier "
+					 "(queue full or out of memory)", s->fail_msg,
+					 (unsigned long long)s->lost);
+			else
+				snprintf(why, sizeof(why), "%s", s->n_queued ?
+					 s->fail_msg : "refused when they were raised "
+					 "(queue full or out of memory)");
 			fprintf(stderr, "mqttids: alert store %s: %llu alert%s NOT "
 				"stored, raised %s to %s (%llu stored): %s\n",
 				s->path, (unsigned long long)lost,
 				lost == 1 ? "" : "s", a, b,
-				(unsigned long long)s->stored,
-				s->n_queued ? s->fail_msg : "the queue was full");
+				(unsigned long long)s->stored, why);
 			rc = -1;
 		}
 		queue_free(s);
@@ -734,6 +748,7 @@ static int store_sink_open(const struct output_cfg *cfg, void **self,
 	 * EVE with an alert the store lacks. */
 	if (cfg->live)
 		sc.commit_ms = 0;
+	sc.live = cfg->live;
 	k->s = store_open(cfg->db_path, &sc, err, errsz);
 	if (!k->s) {
 		free(k);

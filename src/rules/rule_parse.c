@@ -1463,10 +1463,13 @@ static int anomaly_known(struct pctx *P, const struct val *v,
 			    "anomalies' lists them", echo(P, 0, p, n),
 			    mean(m, sizeof(m), suggest(p, n, cands, nc)));
 	}
+	/* registered names are far shorter than ANOMALY_GLOB_MAX: a glob
+	 * that long is refused rather than matched */
 	char pat[ANOMALY_GLOB_MAX];
-	if (n < sizeof(pat)) {
-		memcpy(pat, p, n);
-		pat[n] = 0;
+	size_t k = n < sizeof(pat) ? n : sizeof(pat) - 1;
+	memcpy(pat, p, k);
+	pat[k] = 0;
+	if (k == n) {
 		for (size_t i = 0; i < anomaly_count(); i++) {
 			const char *name = anomaly_get(i)->name;
 			if (glob_match(pat, name, strlen(name)))
@@ -1476,6 +1479,29 @@ static int anomaly_known(struct pctx *P, const struct val *v,
 	return perr(P, val_off(P, v, x->at + lead), "glob %s matches no "
 		    "anomaly event; 'mqttids rules check --list anomalies' "
 		    "lists them", echo(P, 0, p, n));
+}
+
+/* Whether the rule's whole anomaly list (negations too) lets some
+ * registered name through. */
+static bool anomalies_reachable(const struct rule *r)
+{
+	for (size_t i = 0; i < anomaly_count(); i++) {
+		const char *name = anomaly_get(i)->name;
+		size_t len = strlen(name);
+		bool pos = false, has_pos = false, neg = false;
+		for (uint32_t j = 0; j < r->n_anomalies && !neg; j++) {
+			const char *g = r->anomalies[j];
+			if (g[0] == '!')
+				neg = glob_match(g + 1, name, len);
+			else {
+				has_pos = true;
+				pos = pos || glob_match(g, name, len);
+			}
+		}
+		if (!neg && (pos || !has_pos))
+			return true;
+	}
+	return false;
 }
 
 static int o_anomaly(struct pctx *P, struct rule *r, const struct val *v)
@@ -1497,6 +1523,9 @@ static int o_anomaly(struct pctx *P, struct rule *r, const struct val *v)
 		if (strlist_add(P, &r->anomalies, &r->n_anomalies, &x))
 			return -1;
 	}
+	if (rc == 0 && !anomalies_reachable(r))
+		return perr(P, val_off(P, v, 0), "the anomaly list excludes "
+			    "every anomaly event: the rule could never match");
 	return rc;
 }
 

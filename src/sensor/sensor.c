@@ -26,6 +26,7 @@
 #define STATE_VERSION 1
 #define STATE_MAX_BYTES (256u << 20) /* a state file larger than this is refused */
 #define STATE_PATH_MAX 4096          /* the damaged copy's name */
+#define STATE_ASIDE_TRIES 100        /* names tried for the damaged copy */
 
 /* The registry: every detector, in the order they see each message. */
 static const struct sensor_detector *const registry[] = {
@@ -339,46 +340,63 @@ const char *sensors_state_path(const struct sensors *s)
  * replace what may be the only copy of months of learning. Says where
  * it went (or why it could not be moved).
  */
-static void state_set_aside(struct sensors *s, const char *path, const char *why)
+static void state_set_aside(struct sensors *s, const char *path, const char *why,
+			    bool aside_ok)
 {
+	if (!aside_ok) {
+		fprintf(s->env.log, "mqttids: state %s: %s; not used\n", path, why);
+		return;
+	}
 	char aside[STATE_PATH_MAX];
 	time_t now = time(NULL);
 	struct tm tm;
 	char stamp[32] = "";
 	if (gmtime_r(&now, &tm))
 		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	int k = snprintf(aside, sizeof(aside), "%s.damaged-%s", path, stamp);
-	struct stat sb;
-	for (unsigned i = 1; k > 0 && (size_t)k < sizeof(aside) && i < 100 &&
-			     lstat(aside, &sb) == 0; i++)
-		k = snprintf(aside, sizeof(aside), "%s.damaged-%s-%u", path, stamp, i);
-	if (k > 0 && (size_t)k < sizeof(aside) && lstat(aside, &sb) != 0 &&
-	    rename(path, aside) == 0) {
+	int err = ENAMETOOLONG;
+	/* link then unlink: never replaces a file already at the new name */
+	for (unsigned i = 0; i < STATE_ASIDE_TRIES; i++) {
+		int k = i ? snprintf(aside, sizeof(aside), "%s.damaged-%s-%u", path, stamp, i)
+			  : snprintf(aside, sizeof(aside), "%s.damaged-%s", path, stamp);
+		if (k < 0 || (size_t)k >= sizeof(aside))
+			break;
+		if (link(path, aside) == 0) {
+			err = unlink(path) == 0 ? 0 : errno;
+			break;
+		}
+		err = errno;
+		if (err != EEXIST)
+			break;
+	}
+	if (!err) {
 		fprintf(s->env.log, "mqttids: state %s: %s; kept as %s, starting without it\n",
 			path, why, aside);
 		return;
 	}
 	fprintf(s->env.log, "mqttids: state %s: %s; starting without it, and it could not be "
-		"set aside (%s): the save at exit replaces it\n", path, why,
-		k > 0 && (size_t)k < sizeof(aside) ? strerror(errno) : "path too long");
+		"set aside (%s): the save replaces it\n", path, why, strerror(err));
 }
 
-int sensors_load_state(struct sensors *s, const char *path)
+/* Loads path; a file that cannot be used is set aside when aside_ok. */
+static int load_state(struct sensors *s, const char *path, bool aside_ok)
 {
 	size_t len = 0;
 	errno = 0;
 	char *buf = file_read_all(path, STATE_MAX_BYTES, &len);
 	if (!buf) {
-		if (errno == ENOENT)
+		int e = errno;
+		if (e == ENOENT)
 			return 0; /* first run: nothing learned yet */
-		state_set_aside(s, path, errno == EFBIG ? "larger than the state limit"
-							: strerror(errno));
+		char why[128];
+		snprintf(why, sizeof(why), "%s", e == EFBIG ? "larger than the state limit"
+							    : strerror(e));
+		state_set_aside(s, path, why, aside_ok);
 		return -1;
 	}
 	cJSON *root = cJSON_ParseWithLength(buf, len);
 	free(buf);
 	if (!cJSON_IsObject(root)) {
-		state_set_aside(s, path, "not a JSON object (damaged?)");
+		state_set_aside(s, path, "not a JSON object (damaged?)", aside_ok);
 		cJSON_Delete(root);
 		return -1;
 	}
@@ -387,7 +405,7 @@ int sensors_load_state(struct sensors *s, const char *path)
 		char why[96];
 		snprintf(why, sizeof(why), "version %s not understood (this is %d)",
 			 cJSON_IsNumber(ver) ? "other" : "missing", STATE_VERSION);
-		state_set_aside(s, path, why);
+		state_set_aside(s, path, why, aside_ok);
 		cJSON_Delete(root);
 		return -1;
 	}
@@ -398,6 +416,16 @@ int sensors_load_state(struct sensors *s, const char *path)
 	}
 	cJSON_Delete(root);
 	return 0;
+}
+
+int sensors_load_state(struct sensors *s, const char *path)
+{
+	return load_state(s, path, true);
+}
+
+int sensors_peek_state(struct sensors *s, const char *path)
+{
+	return load_state(s, path, false);
 }
 
 int sensors_save_state(struct sensors *s, const char *path)

@@ -246,10 +246,14 @@ size_t sensors_stats(struct sensors *s, const char **names,
 
 /*
  * State (docs/sensors.md, "State"): a JSON file with one member per
- * detector. Load ignores what it cannot use, with a message; save writes
- * a temporary file and renames it. Both return 0 or -1 (message on log).
+ * detector. Load ignores what it cannot use, with a message, and moves a
+ * file it cannot use at all to PATH.damaged-TIME (the save would replace
+ * it); peek does the same for a reader that never saves (the inventory
+ * command) without moving anything. Save writes a temporary file and
+ * renames it. All return 0 or -1 (message on log).
  */
 int sensors_load_state(struct sensors *s, const char *path);
+int sensors_peek_state(struct sensors *s, const char *path);
 int sensors_save_state(struct sensors *s, const char *path);
 
 /* The configured state file (state.file), or NULL. */

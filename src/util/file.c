@@ -29,12 +29,16 @@ char *file_read_trusted(const char *path, size_t max, size_t *len,
 		file_warn_unsafe(fileno(f), path, what, log);
 	size_t cap = 4096, n = 0;
 	char *buf = malloc(cap);
-	while (buf) {
+	int err = buf ? 0 : ENOMEM;
+	while (buf && !err) {
+		if (n > max) {
+			err = EFBIG; /* stop reading: more than max is refused */
+			break;
+		}
 		if (n + 1 == cap) {
-			char *nb = n > max ? NULL : realloc(buf, cap * 2);
+			char *nb = realloc(buf, cap * 2);
 			if (!nb) {
-				free(buf);
-				buf = NULL;
+				err = ENOMEM;
 				break;
 			}
 			buf = nb;
@@ -45,7 +49,10 @@ char *file_read_trusted(const char *path, size_t max, size_t *len,
 			break;
 		n += k;
 	}
-	int err = buf && ferror(f) ? EIO : buf && n > max ? EFBIG : buf ? 0 : errno;
+	if (!err && ferror(f))
+		err = EIO;
+	if (!err && n > max)
+		err = EFBIG;
 	fclose(f);
 	if (err) {
 		free(buf);

@@ -86,7 +86,11 @@ aside=$(ls "$W"/bad-state.json.damaged-* 2>/dev/null | head -1)
 grep -qF "state $W/bad-state.json: not a JSON object (damaged?); kept as $aside, starting without it" "$W/read6.err" \
 	|| { cat "$W/read6.err"; fail "no message naming the kept copy"; }
 /usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$W/bad-state.json" || fail "no new state written"
-echo "ok   damaged state file: kept as $(basename "$aside"), a new one written"
+printf 'not json' > "$W/ro-state.json"
+"$MQTTIDS" inventory list --state "$W/ro-state.json" >/dev/null 2>"$W/inv.err" || true
+[[ $(cat "$W/ro-state.json") == 'not json' ]] && ! ls "$W"/ro-state.json.damaged-* >/dev/null 2>&1 \
+	|| fail "mqttids inventory (which never saves) moved the state file aside"
+echo "ok   damaged state file: kept as $(basename "$aside"), a new one written; inventory leaves it"
 
 # 5. live -w: the capture holds CONNECT passwords, so it is created 0640 (0600 with
 #    outputs.file-mode). Skipped when capturing on lo is not permitted.

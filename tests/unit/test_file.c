@@ -64,6 +64,11 @@ static void test_sizes(void **state)
 	check_size(70000, 1 << 20, true);
 	check_size(8192, 8191, false);
 	check_size(8191, 8191, true);
+	/* far over the limit: refused with EFBIG, never a NULL buffer
+	 * written to (errno is set to something else first) */
+	errno = ENOENT;
+	check_size(3 * 8192, 8191, false);
+	check_size(20000, 100, false);
 }
 
 static void test_missing(void **state)

@@ -593,10 +593,12 @@ static void test_client_id_anomalies(void **state)
 		    "of 23 (MQTT 3.1))", NULL);
 	struct mqtt_cfg cfg;
 	mqtt_cfg_default(&cfg);
-	cfg.client_id_limit = 0; /* off */
+	cfg.client_id_limit = 0; /* off, in 3.1 too */
 	id[24] = 'a';
 	one_connect(&cfg, (struct connect_spec){ .version = 4, .clean = true,
 						  .client_id = id },
+		    NULL, "client_id");
+	one_connect(&cfg, (struct connect_spec){ .version = 3, .client_id = id },
 		    NULL, "client_id");
 	cfg.client_id_limit = 10;
 	one_connect(&cfg, (struct connect_spec){ .version = 4, .clean = true,

@@ -456,6 +456,13 @@ static void test_anomaly_registry(void **state)
 		     "t.rules:1:35: error: glob 'ipv5.*' matches no anomaly "
 		     "event; 'mqttids rules check --list anomalies' lists "
 		     "them\n");
+	/* a list whose negations exclude everything could never match */
+	ASSERT_ERROR("mqtt any -> any; name: x; anomaly: !*",
+		     "t.rules:1:36: error: the anomaly list excludes every "
+		     "anomaly event: the rule could never match\n");
+	ASSERT_ERROR("mqtt any -> any; name: x; anomaly: double_conn*, !*",
+		     "t.rules:1:36: error: the anomaly list excludes every "
+		     "anomaly event: the rule could never match\n");
 	/* globs that match something, negated names, bracket sets */
 	struct ruleset *rs = one("mqtt any -> any; name: x; anomaly: "
 				 "value_*, !value_stuck, [hk]*_wrong, *");

@@ -1015,6 +1015,8 @@ void detect_event(struct detect *d, const struct det_event *ev)
 	rules_event(d, ev);
 	if (ev->kind == DET_MQTT && ev->msg && d->sn)
 		sensors_event(d->sn, ev);
+	else if (ev->kind == DET_ANOMALY && d->sn)
+		sensors_anomaly(d->sn, ev); /* engine anomalies: findings never come here */
 }
 
 /* The detail line of an eviction_pressure finding. */

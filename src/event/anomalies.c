@@ -52,6 +52,8 @@ static const struct anomaly_name registry[] = {
 	  "Ethernet frame shorter than its 14-byte header" },
 	{ "eviction_pressure", "state",
 	  "a bounded state table (trackers, flows, a detector's table) evicted entries for new keys; at most once per 60 s per table, and at end of input" },
+	{ "fuzzing_sessions", "fuzz",
+	  "a host whose MQTT sessions are repeatedly malformed or have odd client ids (3 in 60 s by default; sessions that only publish before CONNACK count 1 in 5)" },
 	{ "hmac_missing", "integrity",
 	  "mode hmac: the payload is not a JSON object, or has no well-formed trailing signature member" },
 	{ "hmac_wrong", "integrity",

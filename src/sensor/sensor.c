@@ -36,6 +36,7 @@ static const struct sensor_detector *const registry[] = {
 	&sensor_authz_detector,
 	&sensor_inventory_detector,
 	&sensor_inactivity_detector,
+	&sensor_fuzz_detector,
 };
 #define N_DETECTORS (sizeof(registry) / sizeof(registry[0]))
 
@@ -299,6 +300,16 @@ size_t sensors_tables(struct sensors *s, const struct ktable **out, size_t max)
 		if (s->on[i] && registry[i]->tables)
 			k += registry[i]->tables(s->state[i], out + k, max - k);
 	return k;
+}
+
+void sensors_anomaly(struct sensors *s, const struct det_event *ev)
+{
+	if (!s || ev->kind != DET_ANOMALY)
+		return;
+	run_ticks(s, ev->ts_us);
+	for (size_t i = 0; i < N_DETECTORS; i++)
+		if (s->on[i] && registry[i]->on_anomaly)
+			registry[i]->on_anomaly(s->state[i], ev);
 }
 
 void sensors_flow_end(struct sensors *s, const struct flow *f)

@@ -152,6 +152,10 @@ struct sensor_detector {
 	void (*free)(void *state);
 	/* A connection ended (the flow is about to be reused). */
 	void (*on_flow_end)(void *state, const struct flow *f);
+	/* An anomaly the engine raised (the decoder, the stream, the MQTT
+	 * parser: ev->layer "decode", "stream", "proto_parser"); never a
+	 * detector's own finding. */
+	void (*on_anomaly)(void *state, const struct det_event *ev);
 	/* Its counters for the stats record: every eviction, refusal and
 	 * cap of its tables (sensor_stats_add). */
 	void (*stats)(void *state, struct sensor_stats *out);
@@ -187,6 +191,9 @@ const char *scfg_str(FILE *log, const cJSON *obj, const char *key, const char *d
 double scfg_dur(FILE *log, const cJSON *obj, const char *key, double def, bool *bad);
 /* A sequence member (a lone scalar counts as a one-item list); NULL: none. */
 const cJSON *scfg_list(const cJSON *obj, const char *key);
+/* Reports each member of obj not named in keys (NULL-terminated) as an
+ * unknown key on log; false when there was one. */
+bool scfg_known_keys(FILE *log, const cJSON *obj, const char *const *keys);
 
 /* ---- helpers for detectors ---- */
 
@@ -234,6 +241,8 @@ void sensors_event(struct sensors *s, const struct det_event *ev);
 void sensors_tick(struct sensors *s, uint64_t now_us);
 /* A connection ended. */
 void sensors_flow_end(struct sensors *s, const struct flow *f);
+/* An engine anomaly (see sensor_detector.on_anomaly), to every detector. */
+void sensors_anomaly(struct sensors *s, const struct det_event *ev);
 /* The running detectors' keyed tables, in registry order (up to max). */
 size_t sensors_tables(struct sensors *s, const struct ktable **out, size_t max);
 
@@ -271,6 +280,7 @@ extern const struct sensor_detector sensor_integrity_detector;
 extern const struct sensor_detector sensor_authz_detector;
 extern const struct sensor_detector sensor_inventory_detector;
 extern const struct sensor_detector sensor_inactivity_detector;
+extern const struct sensor_detector sensor_fuzz_detector;
 
 /* Takeovers the takeover detector reported (its state), for counters. */
 uint64_t sensor_takeover_count(const void *state);

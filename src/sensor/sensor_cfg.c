@@ -232,6 +232,26 @@ const cJSON *scfg_list(const cJSON *obj, const char *key)
 	return member(obj, key);
 }
 
+bool scfg_known_keys(FILE *log, const cJSON *obj, const char *const *keys)
+{
+	bool ok = true;
+	const cJSON *c;
+	if (!cJSON_IsObject(obj))
+		return true;
+	cJSON_ArrayForEach(c, obj)
+	{
+		bool found = false;
+		for (size_t k = 0; keys[k]; k++)
+			if (c->string && !strcmp(c->string, keys[k]))
+				found = true;
+		if (!found) {
+			scfg_err(log, c, "unknown key");
+			ok = false;
+		}
+	}
+	return ok;
+}
+
 /* ---- building the tree (engine/config.c and --set) ---- */
 
 /*

@@ -1019,26 +1019,6 @@ static void in_free(void *state)
 	free(st);
 }
 
-static bool in_known_keys(FILE *log, const cJSON *obj, const char *const *keys)
-{
-	bool ok = true;
-	const cJSON *c;
-	if (!cJSON_IsObject(obj))
-		return true;
-	cJSON_ArrayForEach(c, obj)
-	{
-		bool found = false;
-		for (size_t k = 0; keys[k]; k++)
-			if (c->string && !strcmp(c->string, keys[k]))
-				found = true;
-		if (!found) {
-			scfg_err(log, c, "unknown key");
-			ok = false;
-		}
-	}
-	return ok;
-}
-
 static int in_cfg_overrides(struct inact *st, FILE *log, const cJSON *list)
 {
 	if (!list)
@@ -1056,7 +1036,7 @@ static int in_cfg_overrides(struct inact *st, FILE *log, const cJSON *list)
 			scfg_err(log, e, "expected {device: NAME-OR-GLOB, timeout: DURATION}; skipped");
 			continue;
 		}
-		in_known_keys(log, e, keys);
+		scfg_known_keys(log, e, keys);
 		const char *dev = scfg_str(log, e, "device", NULL, &bad);
 		double t = scfg_dur(log, e, "timeout", -1, &bad);
 		if (bad || !dev || !dev[0] || strlen(dev) > SENSOR_ID_MAX || t < 0) {
@@ -1094,7 +1074,7 @@ static int in_init(const struct sensor_env *env, const cJSON *cfg, void **state)
 					      "client-id", NULL };
 	static const char *const g_keys[] = { "enabled", "timeout", "learn", "factor", "min-timeout",
 					      "min-samples", "min-interval", "per-device", NULL };
-	in_known_keys(log, cfg, top_keys);
+	scfg_known_keys(log, cfg, top_keys);
 	double maxd = scfg_num(log, cfg, "max-devices", 4096, &bad);
 	st->report_recovery = scfg_bool(log, cfg, "report-recovery", true, &bad);
 	const cJSON *z = cJSON_IsObject(cfg) ? cJSON_GetObjectItemCaseSensitive(cfg, "zigbee2mqtt") : NULL;
@@ -1107,8 +1087,8 @@ static int in_init(const struct sensor_env *env, const cJSON *cfg, void **state)
 		scfg_err(log, g, "expected a section (enabled, timeout, learn, factor, ...)");
 		goto fail;
 	}
-	in_known_keys(log, z, z_keys);
-	in_known_keys(log, g, g_keys);
+	scfg_known_keys(log, z, z_keys);
+	scfg_known_keys(log, g, g_keys);
 	st->z_on = scfg_bool(log, z, "enabled", true, &bad);
 	const char *base = scfg_str(log, z, "base-topic", "zigbee2mqtt", &bad);
 	st->z_timeout_s = scfg_dur(log, z, "timeout", 600, &bad);

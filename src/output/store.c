@@ -84,6 +84,7 @@ static uint64_t mono_us(void)
 
 void store_cfg_default(struct store_cfg *c)
 {
+	memset(c, 0, sizeof(*c)); /* file_mode 0: the outputs' mode; not live */
 	c->retention_days = 90;
 	c->max_alerts = 1000000;
 	c->commit_ms = 200;

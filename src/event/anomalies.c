@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/glob.h"
+
 static const struct anomaly_name registry[] = {
 	{ "broker_denied_publish", "authz",
 	  "an MQTT 5 PUBACK or PUBREC with a reason code of 0x80 or more" },
@@ -240,6 +242,14 @@ const struct anomaly_name *anomaly_find(const char *name, size_t n)
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+bool anomaly_glob_known(const char *glob)
+{
+	for (size_t i = 0; i < REGISTRY_N; i++)
+		if (glob_match(glob, registry[i].name, strlen(registry[i].name)))
+			return true;
+	return false;
 }
 
 #ifndef NDEBUG

@@ -5,6 +5,7 @@
 #ifndef MQTTIDS_ANOMALIES_H
 #define MQTTIDS_ANOMALIES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct anomaly_name {
@@ -18,6 +19,8 @@ size_t anomaly_count(void);
 const struct anomaly_name *anomaly_get(size_t i);
 /* The entry named exactly name[0..n), or NULL. */
 const struct anomaly_name *anomaly_find(const char *name, size_t n);
+/* Whether the fnmatch glob (util/glob.h) matches some registered name. */
+bool anomaly_glob_known(const char *glob);
 
 /*
  * Debug builds abort on an emitted name the registry lacks (the tests

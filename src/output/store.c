@@ -432,12 +432,18 @@ static int store_drain(struct store *s)
 
 /* Whether the queue should be written now: a batch is full or old, or
  * (after a failure) the retry time came. */
+/* After a failure, whether the retry time came; else true. */
+static bool store_retry_due(const struct store *s)
+{
+	return !s->fail_code || mono_us() >= s->retry_mono;
+}
+
 static bool store_due(const struct store *s, uint64_t now_us)
 {
 	if (!s->head)
 		return false;
 	if (s->fail_code)
-		return mono_us() >= s->retry_mono;
+		return store_retry_due(s);
 	if (s->n_queued >= STORE_BATCH_ROWS)
 		return true;
 	/* Time going backwards (a new capture file) does not hold a batch. */
@@ -508,13 +514,20 @@ static struct store_item *item_new(struct store *s, const struct alert *a,
 	return it;
 }
 
+/* Widens the time range of the alerts not stored to ts (first: the
+ * range is empty so far). */
+static void lost_range_add(struct store *s, uint64_t ts, bool first)
+{
+	if (first || ts < s->lost_first_us)
+		s->lost_first_us = ts;
+	if (first || ts > s->lost_last_us)
+		s->lost_last_us = ts;
+}
+
 static void store_lose(struct store *s, const struct alert *a,
 		       const char *why)
 {
-	if (!s->lost || a->ts_us < s->lost_first_us)
-		s->lost_first_us = a->ts_us;
-	if (a->ts_us > s->lost_last_us)
-		s->lost_last_us = a->ts_us;
+	lost_range_add(s, a->ts_us, s->lost == 0);
 	s->lost++;
 	store_report(s, STORE_E_LOST, why);
 }
@@ -636,7 +649,7 @@ int store_flush(struct store *s, uint64_t now_us)
 {
 	if (!s || !s->db)
 		return -1;
-	if (s->head && (!s->fail_code || mono_us() >= s->retry_mono))
+	if (s->head && store_retry_due(s))
 		store_drain(s);
 	if (s->head) /* still failing: retention waits for the queue */
 		return 0;
@@ -677,13 +690,10 @@ int store_close(struct store *s)
 			struct timespec ts = { 0, STORE_CLOSE_PAUSE_US * 1000l };
 			nanosleep(&ts, NULL);
 		}
-		bool any = s->lost > 0;
+		bool first = s->lost == 0;
 		for (const struct store_item *it = s->head; it; it = it->next) {
-			if (!any || it->ts_us < s->lost_first_us)
-				s->lost_first_us = it->ts_us;
-			if (!any || it->ts_us > s->lost_last_us)
-				s->lost_last_us = it->ts_us;
-			any = true;
+			lost_range_add(s, it->ts_us, first);
+			first = false;
 		}
 		uint64_t lost = s->lost + s->n_queued;
 		if (lost) {

@@ -24,7 +24,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "util/file.h"
 
@@ -58,11 +57,9 @@ static void cerr(FILE *errs, const char *name, unsigned line, size_t col,
 /* The priority field (trimmed): 0..4, or -1. */
 static int class_priority(const char *p, size_t n)
 {
-	static const char *const names[] = { "informational", "low", "medium",
-					     "high", "critical" };
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i]) == n && !strncasecmp(p, names[i], n))
-			return (int)i;
+	int named = rule_priority_by_name(p, n);
+	if (named >= 0)
+		return named;
 	if (n == 0 || n > 9)
 		return -1;
 	unsigned v = 0;
@@ -71,8 +68,15 @@ static int class_priority(const char *p, size_t n)
 			return -1;
 		v = v * 10 + (unsigned)(p[i] - '0');
 	}
-	/* Suricata's 1 (highest) .. 4, the inverse of rule_severity. */
-	return v == 0 ? -1 : v == 1 ? 4 : v == 2 ? 3 : v == 3 ? 2 : 1;
+	if (v == 0)
+		return -1;
+	/* Suricata's 1 (highest) .. 4 and above: the highest priority whose
+	 * severity it is (rule_severity), so 1 Critical .. 4+ Low. */
+	unsigned sev = v < 4 ? v : 4;
+	for (int prio = 4; prio > 0; prio--)
+		if (rule_severity((unsigned)prio) == sev)
+			return prio;
+	return -1;
 }
 
 const struct rule_class *ruleset_class_find(const struct ruleset *rs,

@@ -132,7 +132,7 @@ static inline bool header_match(const struct rule *r,
 /* ---- globs ---- */
 
 /* Some plain glob matches (or there is none) and no "!glob" does. */
-static bool globs_match(char *const *g, uint32_t n, const char *s, size_t len)
+bool globs_match(char *const *g, uint32_t n, const char *s, size_t len)
 {
 	bool has_pos = false, pos = false;
 	for (uint32_t i = 0; i < n; i++) {

@@ -21,7 +21,6 @@
 #include "event/anomalies.h"
 #include "mqtt/mqtt_parse.h"
 #include "rules/rules_int.h"
-#include "util/glob.h"
 
 #define RULE_LINE_MAX (64u * 1024u) /* bytes of one rule, continuations joined */
 #define RULES_MAX 100000u           /* rules in one set */
@@ -1064,13 +1063,20 @@ static int o_name(struct pctx *P, struct rule *r, const struct val *v)
 	return (r->name = dupn(v->s, v->n)) ? 0 : oom(P);
 }
 
+int rule_priority_by_name(const char *s, size_t n)
+{
+	for (unsigned i = 0; i < 5; i++)
+		if (word_is(s, n, prio_names[i]))
+			return (int)i;
+	return -1;
+}
+
 static int o_priority(struct pctx *P, struct rule *r, const struct val *v)
 {
-	for (unsigned i = 0; i < 5; i++) {
-		if (word_is(v->s, v->n, prio_names[i])) {
-			r->priority = (uint8_t)i;
-			return 0;
-		}
+	int p = rule_priority_by_name(v->s, v->n);
+	if (p >= 0) {
+		r->priority = (uint8_t)p;
+		return 0;
 	}
 	uint32_t x;
 	if (val_u32(P, v, 0, 4, "priority 0-4 or a priority name", &x))
@@ -1469,13 +1475,8 @@ static int anomaly_known(struct pctx *P, const struct val *v,
 	size_t k = n < sizeof(pat) ? n : sizeof(pat) - 1;
 	memcpy(pat, p, k);
 	pat[k] = 0;
-	if (k == n) {
-		for (size_t i = 0; i < anomaly_count(); i++) {
-			const char *name = anomaly_get(i)->name;
-			if (glob_match(pat, name, strlen(name)))
-				return 0;
-		}
-	}
+	if (k == n && anomaly_glob_known(pat))
+		return 0;
 	return perr(P, val_off(P, v, x->at + lead), "glob %s matches no "
 		    "anomaly event; 'mqttids rules check --list anomalies' "
 		    "lists them", echo(P, 0, p, n));
@@ -1487,18 +1488,7 @@ static bool anomalies_reachable(const struct rule *r)
 {
 	for (size_t i = 0; i < anomaly_count(); i++) {
 		const char *name = anomaly_get(i)->name;
-		size_t len = strlen(name);
-		bool pos = false, has_pos = false, neg = false;
-		for (uint32_t j = 0; j < r->n_anomalies && !neg; j++) {
-			const char *g = r->anomalies[j];
-			if (g[0] == '!')
-				neg = glob_match(g + 1, name, len);
-			else {
-				has_pos = true;
-				pos = pos || glob_match(g, name, len);
-			}
-		}
-		if (!neg && (pos || !has_pos))
+		if (globs_match(r->anomalies, r->n_anomalies, name, strlen(name)))
 			return true;
 	}
 	return false;

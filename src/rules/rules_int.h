@@ -79,6 +79,13 @@ struct ruleset {
 
 void ruleset_classes_free(struct ruleset *rs);
 
+/* Some plain glob of g[0..n) matches s[0..len) (or there is none) and no
+ * "!glob" does: how a list option matches (rule_match.c). */
+bool globs_match(char *const *g, uint32_t n, const char *s, size_t len);
+
+/* A priority name ("informational" .. "critical", any case) as 0..4; -1. */
+int rule_priority_by_name(const char *s, size_t n);
+
 int rlist_push(struct rlist *l, const struct rule *r);
 /* (Re)builds the candidate index; -1 when out of memory. */
 int rules_index_build(struct ruleset *rs);

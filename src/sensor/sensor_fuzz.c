@@ -243,12 +243,7 @@ static bool glob_add(struct fuzz *z, FILE *log, const cJSON *it)
 			 FZ_GLOB_LEN - 1, FZ_GLOBS_MAX);
 		return false;
 	}
-	bool known = false;
-	for (size_t i = 0; i < anomaly_count() && !known; i++) {
-		const char *name = anomaly_get(i)->name;
-		known = glob_match(g, name, strlen(name));
-	}
-	if (!known) {
+	if (!anomaly_glob_known(g)) {
 		scfg_err(log, it, "'%s' matches no anomaly event ('mqttids rules check --list "
 			 "anomalies' lists them)", g);
 		return false;
